@@ -1,0 +1,58 @@
+"""Careloop: the backend of a check-in, dose-log, reminder and sharing app."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(config=None):
+    """Application factory: config → logging → extensions → blueprints → errors → CLI."""
+    from backend import auth, errors
+    from backend.config import load_config
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    from backend.api import schema_name
+    from backend.extensions import api, db, migrate
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(load_config(app.instance_path, config))
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    configure_logging(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    app.json.sort_keys = False
+    api.init_app(app, spec_kwargs={
+        "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),
+        "components": {"securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "Firebase ID token"}}},
+        "security": [{"bearerAuth": []}],
+    })
+    auth.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from backend.sqlite import init_app as sqlite_init_app
+        sqlite_init_app(app)
+
+    register_blueprints(api)
+    errors.init_app(app)
+    return app
+
+
+def register_blueprints(api):
+    from backend.accounts.routes import blp as accounts
+    from backend.checkins.routes import blp as checkins
+    from backend.doses.routes import blp as doses
+    from backend.ops.routes import blp as ops
+
+    for blueprint in (ops, accounts, checkins, doses):
+        api.register_blueprint(blueprint)
+
+
+def configure_logging(app):
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

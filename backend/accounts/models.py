@@ -1,0 +1,49 @@
+"""People and their phones."""
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.extensions import db
+from backend.sqltypes import UTCDateTime, utcnow
+
+NOTIFICATION_PRIVACY = ("discreet", "detailed")
+PLATFORMS = ("android", "ios", "web")
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    firebase_uid: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    display_name: Mapped[str | None] = mapped_column(sa.String(80))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    # Local wall-clock times; a window may wrap midnight (22:00–07:00).
+    quiet_hours_start: Mapped[dt.time | None] = mapped_column(sa.Time)
+    quiet_hours_end: Mapped[dt.time | None] = mapped_column(sa.Time)
+    # "discreet": push texts carry no health detail on a lock screen.
+    notification_privacy: Mapped[str] = mapped_column(sa.String(16), default="discreet")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def quiet_hours(self):
+        if self.quiet_hours_start is None or self.quiet_hours_end is None:
+            return None
+        return {"start": self.quiet_hours_start, "end": self.quiet_hours_end}
+
+
+class Device(db.Model):
+    __tablename__ = "devices"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # FCM registration tokens are ~160 characters; 1024 leaves room and stays indexable.
+    token: Mapped[str] = mapped_column(sa.String(1024), unique=True)
+    platform: Mapped[str] = mapped_column(sa.String(16))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    deactivated_reason: Mapped[str | None] = mapped_column(sa.String(64))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

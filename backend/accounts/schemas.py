@@ -1,0 +1,58 @@
+"""Profile and device payloads."""
+
+import zoneinfo
+
+import marshmallow as ma
+
+from backend.accounts.models import NOTIFICATION_PRIVACY, PLATFORMS
+from backend.api import Instant, Schema
+
+
+def valid_timezone(name):
+    """An IANA zone name that this server's tz database knows (e.g. Europe/Berlin)."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ma.ValidationError("Not a known IANA time zone (e.g. Europe/Berlin).") from None
+
+
+class TimeZoneField(ma.fields.String):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", [ma.validate.Length(1, 64), valid_timezone])
+        kwargs.setdefault("metadata", {"description": "IANA time zone name", "example": "Europe/Berlin"})
+        super().__init__(**kwargs)
+
+
+class QuietHoursSchema(Schema):
+    start = ma.fields.Time(required=True, format="%H:%M", metadata={"example": "22:00"})
+    end = ma.fields.Time(required=True, format="%H:%M", metadata={"example": "07:00"})
+
+    @ma.validates_schema
+    def _not_empty(self, data, **kwargs):
+        if data["start"] == data["end"]:
+            raise ma.ValidationError("Must differ from `start`.", "end")
+
+
+class ProfileSchema(Schema):
+    id = ma.fields.UUID(dump_only=True)
+    display_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 80))
+    timezone = TimeZoneField()
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True,
+                                   metadata={"description": "Non-urgent pushes wait until the end; null for none"})
+    notification_privacy = ma.fields.String(validate=ma.validate.OneOf(NOTIFICATION_PRIVACY), metadata={
+        "description": "`discreet` (default): no health detail in push texts; `detailed`: the user opted in"})
+    created_at = Instant(dump_only=True)
+
+
+class DeviceRegistrationSchema(Schema):
+    token = ma.fields.String(required=True, validate=ma.validate.Length(1, 1024),
+                             metadata={"description": "FCM registration token"})
+    platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
+
+
+class DeviceSchema(Schema):
+    id = ma.fields.UUID(dump_only=True)
+    platform = ma.fields.String(dump_only=True)
+    active = ma.fields.Boolean(dump_only=True)
+    last_seen_at = Instant(dump_only=True)
+    created_at = Instant(dump_only=True)

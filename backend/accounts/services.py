@@ -1,0 +1,70 @@
+"""Account use cases: who the caller is, their profile and their devices."""
+
+import sqlalchemy as sa
+
+from backend.accounts.models import Device, User
+from backend.errors import NotFound
+from backend.extensions import db
+from backend.sqltypes import utcnow
+
+
+def user_for_firebase_uid(uid, display_name=None):
+    """The user with this Firebase uid, created (and committed) on first sight.
+
+    Committing here is deliberate: authentication is its own unit of work, and the request that
+    follows may be a read that never commits. Two first requests racing insert once.
+    """
+    user = db.session.scalar(sa.select(User).where(User.firebase_uid == uid))
+    if user is not None:
+        return user
+    try:
+        with db.session.begin_nested():
+            user = User(firebase_uid=uid, display_name=(display_name or None) and display_name[:80])
+            db.session.add(user)
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        user = db.session.scalar(sa.select(User).where(User.firebase_uid == uid))
+    return user
+
+
+def update_profile(user, changes):
+    """Change display name, time zone, quiet hours or notification privacy."""
+    if "quiet_hours" in changes:
+        quiet = changes.pop("quiet_hours")
+        user.quiet_hours_start = quiet["start"] if quiet else None
+        user.quiet_hours_end = quiet["end"] if quiet else None
+    for name, value in changes.items():
+        setattr(user, name, value)
+    user.updated_at = utcnow()
+    db.session.flush()
+    return user
+
+
+def register_device(user, token, platform):
+    """Upsert by token: a token moves to whoever registers it last and is (re)activated."""
+    device = db.session.scalar(sa.select(Device).where(Device.token == token))
+    now = utcnow()
+    if device is None:
+        device = Device(user_id=user.id, token=token, platform=platform, last_seen_at=now, created_at=now)
+        try:
+            with db.session.begin_nested():
+                db.session.add(device)
+        except sa.exc.IntegrityError:
+            device = db.session.scalar(sa.select(Device).where(Device.token == token))
+    device.user_id = user.id
+    device.platform = platform
+    device.active = True
+    device.deactivated_reason = None
+    device.last_seen_at = now
+    db.session.flush()
+    return device
+
+
+def remove_device(user, device_id):
+    """Forget one of the user's devices (sign-out on the phone)."""
+    device = db.session.get(Device, device_id)
+    if device is None or device.user_id != user.id:
+        raise NotFound("No device with this id.")
+    db.session.delete(device)
+    db.session.flush()

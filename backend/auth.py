@@ -1,0 +1,63 @@
+"""Bearer authentication with Firebase ID tokens, verified by firebase-admin."""
+
+import logging
+import os
+
+import firebase_admin
+from firebase_admin import auth as firebase_auth
+from flask import current_app, g, request
+
+from backend.errors import Unauthorized
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app):
+    """Bind a firebase-admin app (named per Flask app) for token verification and, later, push."""
+    emulator_host = app.config.get("FIREBASE_AUTH_EMULATOR_HOST")
+    if emulator_host:
+        # firebase-admin reads this from the environment; it makes the SDK accept unsigned tokens,
+        # which config.check_config refuses in production.
+        os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = emulator_host
+        log.warning("Firebase Auth emulator mode: ID tokens are NOT signature-checked (development only)")
+    # Application Default Credentials load lazily: verifying ID tokens needs only the project id
+    # (and Google's public keys), so no Google account is touched until something sends a push.
+    app.extensions["firebase_app"] = firebase_admin.initialize_app(
+        options={"projectId": app.config["FIREBASE_PROJECT_ID"]}, name=f"careloop-{id(app)}")
+
+
+def firebase_app():
+    return current_app.extensions["firebase_app"]
+
+
+def verify_bearer_token():
+    """Return the verified claims of the request's bearer token, or raise 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send 'Authorization: Bearer <Firebase ID token>'.")
+    try:
+        return firebase_auth.verify_id_token(token.strip(), app=firebase_app())
+    except firebase_auth.ExpiredIdTokenError:
+        raise Unauthorized("The ID token has expired.") from None
+    except firebase_auth.RevokedIdTokenError:
+        raise Unauthorized("The ID token has been revoked.") from None
+    except (firebase_auth.InvalidIdTokenError, ValueError):
+        raise Unauthorized("The ID token is not valid.") from None
+    except firebase_auth.CertificateFetchError:
+        log.error("could not fetch Firebase token certificates")
+        raise
+
+
+def authenticate():
+    """before_request hook of the authenticated blueprints: load (or create) the calling user."""
+    if request.method == "OPTIONS":
+        return
+    from backend.accounts.services import user_for_firebase_uid
+
+    claims = verify_bearer_token()
+    g.user = user_for_firebase_uid(claims["uid"], display_name=claims.get("name"))
+
+
+def current_user():
+    return g.user

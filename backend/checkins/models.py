@@ -1,0 +1,53 @@
+"""Check-ins: PEG-3 pain items, ADHD symptom items, mood, sleep and symptom lists."""
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.extensions import db
+from backend.records import ClientRecord
+from backend.sqltypes import UTCDateTime
+
+PEG_ITEMS = ("pain", "enjoyment_interference", "activity_interference")
+ADHD_ITEMS = ("focus", "hyperactivity", "impulsivity", "restlessness")
+SCORE_ITEMS = PEG_ITEMS + ADHD_ITEMS + (
+    "mood", "sleep_quality", "phq2_interest", "phq2_mood", "gad2_nervous", "gad2_worry")
+
+
+class CheckIn(ClientRecord, db.Model):
+    __tablename__ = "checkins"
+    __table_args__ = (sa.Index("ix_checkins_user_recorded", "user_id", "recorded_at", "id"),)
+    noun = "check-in"
+    sort_column_name = "recorded_at"
+    scrub_on_delete = SCORE_ITEMS + ("sleep_hours", "side_effects", "withdrawal_symptoms", "note")
+
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # PEG-3, each 0–10.
+    pain: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    enjoyment_interference: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    activity_interference: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    # ADHD symptom frequency, 0 (never) – 4 (very often).
+    focus: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    hyperactivity: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    impulsivity: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    restlessness: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    mood: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    sleep_hours: Mapped[float | None] = mapped_column(sa.Float)
+    sleep_quality: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    # PHQ-2 and GAD-2 answers, each 0–3 (free of copyright restriction).
+    phq2_interest: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    phq2_mood: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    gad2_nervous: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    gad2_worry: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    side_effects: Mapped[list] = mapped_column(sa.JSON, default=list)
+    withdrawal_symptoms: Mapped[list] = mapped_column(sa.JSON, default=list)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+    @property
+    def peg_score(self):
+        """PEG-3 score: the mean of its three items, only when all three were answered."""
+        items = [getattr(self, name) for name in PEG_ITEMS]
+        if any(item is None for item in items):
+            return None
+        return round(sum(items) / 3, 2)

@@ -1,0 +1,53 @@
+"""/v1/checkins."""
+
+from flask.views import MethodView
+
+from backend.api import Blueprint
+from backend.auth import authenticate, current_user
+from backend.checkins import services
+from backend.checkins.schemas import (CheckInCreateSchema, CheckInPageSchema, CheckInQuerySchema,
+                                      CheckInSchema, CheckInUpdateSchema)
+from backend.extensions import db
+
+blp = Blueprint("checkins", __name__, url_prefix="/v1/checkins", description="Symptom check-ins")
+blp.before_request(authenticate)
+
+
+@blp.route("")
+class CheckIns(MethodView):
+    @blp.arguments(CheckInQuerySchema, location="query")
+    @blp.response(200, CheckInPageSchema)
+    def get(self, args):
+        """List my check-ins, newest first, a page at a time."""
+        items, next_cursor = services.list_checkins(current_user(), args)
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(CheckInCreateSchema)
+    @blp.response(201, CheckInSchema)
+    def post(self, data):
+        """Record a check-in (idempotent on its client id)."""
+        checkin = services.record_checkin(current_user(), data)
+        db.session.commit()
+        return checkin
+
+
+@blp.route("/<uuid:checkin_id>")
+class CheckInById(MethodView):
+    @blp.response(200, CheckInSchema)
+    def get(self, checkin_id):
+        """Read one of my check-ins."""
+        return services.get_checkin(current_user(), checkin_id)
+
+    @blp.arguments(CheckInUpdateSchema(partial=True))
+    @blp.response(200, CheckInSchema)
+    def patch(self, changes, checkin_id):
+        """Correct a check-in."""
+        checkin = services.correct_checkin(current_user(), checkin_id, changes)
+        db.session.commit()
+        return checkin
+
+    @blp.response(204)
+    def delete(self, checkin_id):
+        """Delete a check-in (a tombstone stays for sync)."""
+        services.delete_checkin(current_user(), checkin_id)
+        db.session.commit()

@@ -1,0 +1,70 @@
+"""Check-in payloads."""
+
+import marshmallow as ma
+
+from backend.api import Instant, RangeQuerySchema, Schema, page_schema
+from backend.checkins.models import SCORE_ITEMS
+from backend.checkins.vocabulary import SIDE_EFFECTS, WITHDRAWAL_SYMPTOMS
+
+NOTE_MAX = 2000
+
+
+def score(high, description):
+    return ma.fields.Integer(allow_none=True, validate=ma.validate.Range(0, high),
+                             metadata={"description": description})
+
+
+def vocabulary_list(words, description):
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(words)),
+        validate=ma.validate.Length(max=len(words)),
+        metadata={"description": description})
+
+
+class CheckInSchema(Schema):
+    id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
+    recorded_at = Instant(required=True)
+    pain = score(10, "PEG: average pain in the past week, 0–10")
+    enjoyment_interference = score(10, "PEG: interference with enjoyment of life, 0–10")
+    activity_interference = score(10, "PEG: interference with general activity, 0–10")
+    focus = score(4, "Trouble focusing: 0 never … 4 very often")
+    hyperactivity = score(4, "Hyperactivity: 0 never … 4 very often")
+    impulsivity = score(4, "Impulsivity: 0 never … 4 very often")
+    restlessness = score(4, "Restlessness: 0 never … 4 very often")
+    mood = score(10, "Mood, 0 (worst) – 10 (best)")
+    sleep_hours = ma.fields.Float(allow_none=True, validate=ma.validate.Range(0, 24), allow_nan=False)
+    sleep_quality = score(4, "Sleep quality: 0 very poor … 4 very good")
+    phq2_interest = score(3, "PHQ-2 item 1, 0–3")
+    phq2_mood = score(3, "PHQ-2 item 2, 0–3")
+    gad2_nervous = score(3, "GAD-2 item 1, 0–3")
+    gad2_worry = score(3, "GAD-2 item 2, 0–3")
+    side_effects = vocabulary_list(SIDE_EFFECTS, "Side effects noticed, including liver warning signs")
+    withdrawal_symptoms = vocabulary_list(WITHDRAWAL_SYMPTOMS, "Withdrawal symptoms noticed")
+    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=NOTE_MAX))
+    peg_score = ma.fields.Float(dump_only=True, allow_none=True, metadata={"description": "Mean of the three PEG items"})
+    created_at = Instant(dump_only=True)
+    updated_at = Instant(dump_only=True)
+
+    @ma.post_load
+    def _unique_symptoms(self, data, **kwargs):
+        for name in ("side_effects", "withdrawal_symptoms"):
+            if name in data:
+                data[name] = list(dict.fromkeys(data[name]))
+        return data
+
+
+class CheckInCreateSchema(CheckInSchema):
+    @ma.validates_schema
+    def _something_answered(self, data, **kwargs):
+        answered = [name for name in SCORE_ITEMS + ("sleep_hours", "note") if data.get(name) is not None]
+        if not answered and not data.get("side_effects") and not data.get("withdrawal_symptoms"):
+            raise ma.ValidationError("A check-in needs at least one answer.", "_schema")
+
+
+class CheckInUpdateSchema(CheckInSchema):
+    class Meta(CheckInSchema.Meta):
+        exclude = ("id",)
+
+
+CheckInPageSchema = page_schema(CheckInSchema)
+CheckInQuerySchema = RangeQuerySchema

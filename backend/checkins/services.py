@@ -1,0 +1,25 @@
+"""Check-in use cases."""
+
+from backend import records
+from backend.checkins.models import CheckIn
+
+
+def record_checkin(user, data):
+    """Store a check-in under its client id; a retry returns the one already stored."""
+    return records.create_once(CheckIn, user, data)
+
+
+def get_checkin(user, checkin_id):
+    return records.get_owned(CheckIn, user, checkin_id)
+
+
+def list_checkins(user, args):
+    return records.list_page(CheckIn, user, args)
+
+
+def correct_checkin(user, checkin_id, changes):
+    return records.update_owned(CheckIn, user, checkin_id, changes)
+
+
+def delete_checkin(user, checkin_id):
+    return records.delete_owned(CheckIn, user, checkin_id)

@@ -1,0 +1,72 @@
+"""Configuration: safe defaults for the embedded setup, everything overridable by environment."""
+
+import os
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the process must not start."""
+
+
+DEV_PROJECT_ID = "careloop-local"
+DEV_AUTH_EMULATOR_HOST = "127.0.0.1:9099"
+
+
+def load_config(instance_path, overrides=None):
+    """Build the Flask config mapping from defaults, the environment and explicit overrides."""
+    env = os.environ
+    overrides = dict(overrides or {})
+    careloop_env = overrides.get("CARELOOP_ENV", env.get("CARELOOP_ENV", "development"))
+    if careloop_env not in ("development", "production"):
+        raise ConfigError(f"CARELOOP_ENV must be 'development' or 'production', not {careloop_env!r}")
+    production = careloop_env == "production"
+
+    default_db = "sqlite:///" + str(Path(instance_path) / "careloop.sqlite3")
+    config = {
+        "CARELOOP_ENV": careloop_env,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(env.get("DATABASE_URL") or default_db),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "FIREBASE_PROJECT_ID": env.get("FIREBASE_PROJECT_ID") or (None if production else DEV_PROJECT_ID),
+        "FIREBASE_AUTH_EMULATOR_HOST": env.get("FIREBASE_AUTH_EMULATOR_HOST")
+        or (None if production else DEV_AUTH_EMULATOR_HOST),
+        "GOOGLE_APPLICATION_CREDENTIALS": env.get("GOOGLE_APPLICATION_CREDENTIALS"),
+        "CARELOOP_PUSH": env.get("CARELOOP_PUSH", "firebase" if production else "local"),
+        "REDIS_URL": env.get("REDIS_URL"),
+        # Bodies are small JSON documents; anything bigger is a mistake or an attack.
+        "MAX_CONTENT_LENGTH": int(env.get("CARELOOP_MAX_BODY_BYTES", 64 * 1024)),
+        "API_TITLE": "Careloop API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    }
+    if "DATABASE_URL" in overrides:
+        overrides["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(overrides.pop("DATABASE_URL"))
+    config.update(overrides)
+    check_config(config)
+    return config
+
+
+def normalise_database_url(url):
+    """Accept the usual postgres:// spellings and always use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def check_config(config):
+    """Refuse configurations that would be unsafe in production."""
+    if config["CARELOOP_ENV"] != "production":
+        return
+    if config.get("FIREBASE_AUTH_EMULATOR_HOST") or os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
+        # In emulator mode firebase-admin accepts unsigned, never-expiring tokens.
+        raise ConfigError("FIREBASE_AUTH_EMULATOR_HOST must not be set in production")
+    if not config.get("FIREBASE_PROJECT_ID"):
+        raise ConfigError("FIREBASE_PROJECT_ID is required in production")
+    if not os.environ.get("DATABASE_URL") and config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise ConfigError("DATABASE_URL (PostgreSQL) is required in production")
+    if config["CARELOOP_PUSH"] not in ("firebase", "local"):
+        raise ConfigError("CARELOOP_PUSH must be 'firebase' or 'local'")

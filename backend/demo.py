@@ -1,0 +1,103 @@
+"""Demo data and the one-command embedded run."""
+
+import datetime as dt
+import random
+import uuid
+import zoneinfo
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from backend.accounts.services import update_profile, user_for_firebase_uid
+from backend.checkins.services import record_checkin
+from backend.devtokens import emulator_id_token
+from backend.doses.services import log_dose
+from backend.extensions import db
+from backend.sqltypes import utcnow
+
+DEMO_UID = "demo-patient"
+DEMO_NAMESPACE = uuid.UUID("6f1c1d8e-3b2a-4c55-9a57-0d6c3f7e2b11")
+
+
+def seed_demo_data(days=30):
+    """A demo patient with a month of check-ins and doses; safe to run again (fixed ids)."""
+    user = user_for_firebase_uid(DEMO_UID, display_name="Demo Patient")
+    update_profile(user, {"timezone": "Europe/London", "quiet_hours": {"start": dt.time(22), "end": dt.time(7)}})
+    tz = zoneinfo.ZoneInfo(user.timezone)
+    rng = random.Random(7)
+    today = utcnow().astimezone(tz).date()
+    for back in range(days, 0, -1):
+        day = today - dt.timedelta(days=back)
+        morning = dt.datetime.combine(day, dt.time(8, 30), tz)
+        record_checkin(user, {
+            "id": uuid.uuid5(DEMO_NAMESPACE, f"checkin-{day}"),
+            "recorded_at": morning.astimezone(dt.timezone.utc),
+            "pain": rng.randint(3, 7), "enjoyment_interference": rng.randint(2, 7),
+            "activity_interference": rng.randint(2, 7), "focus": rng.randint(1, 4),
+            "hyperactivity": rng.randint(0, 3), "impulsivity": rng.randint(0, 3),
+            "restlessness": rng.randint(0, 4), "mood": rng.randint(3, 8),
+            "sleep_hours": round(rng.uniform(5, 8.5), 1), "sleep_quality": rng.randint(1, 4),
+            "side_effects": rng.sample(["constipation", "drowsiness", "dry_mouth"], rng.randint(0, 2)),
+            "withdrawal_symptoms": [],
+        })
+        for slot, hour in enumerate((9, 15)):
+            log_dose(user, {
+                "id": uuid.uuid5(DEMO_NAMESPACE, f"kratom-{day}-{slot}"),
+                "taken_at": dt.datetime.combine(day, dt.time(hour), tz).astimezone(dt.timezone.utc),
+                "substance_kind": "kratom", "form": "leaf_powder", "product": "Green Malay",
+                "amount": rng.choice([2.0, 2.5, 3.0]), "unit": "g",
+            })
+        log_dose(user, {
+            "id": uuid.uuid5(DEMO_NAMESPACE, f"stimulant-{day}"),
+            "taken_at": dt.datetime.combine(day, dt.time(7, 45), tz).astimezone(dt.timezone.utc),
+            "substance_kind": "adhd_stimulant", "form": "tablet", "product": "methylphenidate",
+            "amount": 10, "unit": "mg",
+        })
+    db.session.flush()
+    return user
+
+
+def demo_token():
+    return emulator_id_token(DEMO_UID, current_app.config["FIREBASE_PROJECT_ID"], name="Demo Patient")
+
+
+def print_demo_banner(base_url):
+    token = demo_token()
+    click.echo("\nDemo patient ready. Bearer token (Firebase Auth emulator, development only):\n")
+    click.echo(f"  {token}\n")
+    click.echo("Try:\n")
+    click.echo(f"  curl -s -H 'Authorization: Bearer {token}' {base_url}/v1/checkins?limit=3\n")
+    click.echo(f"API docs: {base_url}/docs\n")
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command():
+    """Create the demo patient and a month of data; print a token."""
+    seed_demo_data()
+    db.session.commit()
+    print_demo_banner("http://127.0.0.1:5000")
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Seed and print the demo patient")
+@with_appcontext
+def run_command(host, port, demo):
+    """Embedded default: migrate, seed demo data, serve the API (and run the jobs in-process)."""
+    from flask_migrate import upgrade
+    from werkzeug.serving import run_simple
+
+    app = current_app._get_current_object()
+    if app.config["CARELOOP_ENV"] == "production":
+        raise click.UsageError("`careloop run` is the embedded default; in production run gunicorn and `careloop jobs`.")
+    upgrade()
+    base_url = f"http://{host}:{port}"
+    if demo:
+        seed_demo_data()
+        db.session.commit()
+        print_demo_banner(base_url)
+    db.session.remove()
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)

@@ -1,0 +1,62 @@
+"""/v1/doses."""
+
+from flask.views import MethodView
+
+from backend.api import Blueprint
+from backend.auth import authenticate, current_user
+from backend.doses import services
+from backend.doses.schemas import (DailyTotalsQuerySchema, DailyTotalsSchema, DosePageSchema,
+                                   DoseQuerySchema, DoseSchema, DoseUpdateSchema)
+from backend.extensions import db
+
+blp = Blueprint("doses", __name__, url_prefix="/v1/doses", description="Dose log")
+blp.before_request(authenticate)
+
+
+@blp.route("")
+class Doses(MethodView):
+    @blp.arguments(DoseQuerySchema, location="query")
+    @blp.response(200, DosePageSchema)
+    def get(self, args):
+        """List my doses, newest first, a page at a time."""
+        items, next_cursor = services.list_doses(current_user(), args)
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(DoseSchema)
+    @blp.response(201, DoseSchema)
+    def post(self, data):
+        """Log a dose (idempotent on its client id)."""
+        dose = services.log_dose(current_user(), data)
+        db.session.commit()
+        return dose
+
+
+@blp.route("/daily-totals")
+class DailyTotals(MethodView):
+    @blp.arguments(DailyTotalsQuerySchema, location="query")
+    @blp.response(200, DailyTotalsSchema)
+    def get(self, args):
+        """Total amount per local day, substance and unit, in my time zone."""
+        return services.daily_totals(current_user(), args["start"], args["end"])
+
+
+@blp.route("/<uuid:dose_id>")
+class DoseById(MethodView):
+    @blp.response(200, DoseSchema)
+    def get(self, dose_id):
+        """Read one of my doses."""
+        return services.get_dose(current_user(), dose_id)
+
+    @blp.arguments(DoseUpdateSchema(partial=True))
+    @blp.response(200, DoseSchema)
+    def patch(self, changes, dose_id):
+        """Correct a dose."""
+        dose = services.correct_dose(current_user(), dose_id, changes)
+        db.session.commit()
+        return dose
+
+    @blp.response(204)
+    def delete(self, dose_id):
+        """Delete a dose (a tombstone stays for sync)."""
+        services.delete_dose(current_user(), dose_id)
+        db.session.commit()

@@ -1,0 +1,62 @@
+"""Dose payloads."""
+
+import marshmallow as ma
+
+from backend.api import Instant, RangeQuerySchema, Schema, page_schema
+from backend.checkins.schemas import NOTE_MAX
+from backend.doses.models import FORMS, SUBSTANCE_KINDS, UNITS
+
+MAX_AMOUNT = 100_000
+MAX_TOTAL_DAYS = 366
+
+
+class DoseSchema(Schema):
+    id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
+    taken_at = Instant(required=True)
+    substance_kind = ma.fields.String(required=True, validate=ma.validate.OneOf(SUBSTANCE_KINDS))
+    form = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(FORMS),
+                            metadata={"description": "Product form; `concentrate_7oh` for concentrated 7-OH products"})
+    product = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 120),
+                               metadata={"description": "Product or strain name"})
+    amount = ma.fields.Float(required=True, allow_nan=False,
+                             validate=ma.validate.Range(0, MAX_AMOUNT, min_inclusive=False))
+    unit = ma.fields.String(required=True, validate=ma.validate.OneOf(UNITS))
+    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=NOTE_MAX))
+    created_at = Instant(dump_only=True)
+    updated_at = Instant(dump_only=True)
+
+
+class DoseUpdateSchema(DoseSchema):
+    class Meta(DoseSchema.Meta):
+        exclude = ("id",)
+
+
+class DailyTotalsQuerySchema(Schema):
+    start = ma.fields.Date(required=True, data_key="from", metadata={"description": "First local day (YYYY-MM-DD)"})
+    end = ma.fields.Date(required=True, data_key="to", metadata={"description": "Last local day, inclusive"})
+
+    @ma.validates_schema
+    def _sane_range(self, data, **kwargs):
+        if data["end"] < data["start"]:
+            raise ma.ValidationError("Must not be before `from`.", "to")
+        if (data["end"] - data["start"]).days >= MAX_TOTAL_DAYS:
+            raise ma.ValidationError(f"At most {MAX_TOTAL_DAYS} days per request.", "to")
+        if data["start"].year < 2000 or data["end"].year > 2100:
+            raise ma.ValidationError("Must be between 2000 and 2100.", "from")
+
+
+class DailyTotalSchema(Schema):
+    date = ma.fields.Date(required=True, metadata={"description": "Local day in the user's time zone"})
+    substance_kind = ma.fields.String(required=True)
+    unit = ma.fields.String(required=True)
+    total = ma.fields.Float(required=True)
+    doses = ma.fields.Integer(required=True, metadata={"description": "Number of doses summed"})
+
+
+class DailyTotalsSchema(Schema):
+    timezone = ma.fields.String(required=True)
+    items = ma.fields.List(ma.fields.Nested(DailyTotalSchema), required=True)
+
+
+DosePageSchema = page_schema(DoseSchema)
+DoseQuerySchema = RangeQuerySchema

@@ -1,0 +1,57 @@
+"""Dose use cases."""
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+
+import sqlalchemy as sa
+
+from backend import records
+from backend.doses.models import Dose
+from backend.extensions import db
+
+
+def log_dose(user, data):
+    """Store a dose under its client id; a retry returns the one already stored."""
+    return records.create_once(Dose, user, data)
+
+
+def get_dose(user, dose_id):
+    return records.get_owned(Dose, user, dose_id)
+
+
+def list_doses(user, args):
+    return records.list_page(Dose, user, args)
+
+
+def correct_dose(user, dose_id, changes):
+    return records.update_owned(Dose, user, dose_id, changes)
+
+
+def delete_dose(user, dose_id):
+    return records.delete_owned(Dose, user, dose_id)
+
+
+def local_day_bounds(tz, first_day, last_day):
+    """UTC instants that bound local days first_day..last_day (DST-length days included)."""
+    start = dt.datetime.combine(first_day, dt.time(), tz).astimezone(dt.timezone.utc)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.timezone.utc)
+    return start, end
+
+
+def daily_totals(user, first_day, last_day):
+    """Sum of amounts per local day, substance and unit, in the user's time zone."""
+    tz = zoneinfo.ZoneInfo(user.timezone)
+    start, end = local_day_bounds(tz, first_day, last_day)
+    rows = db.session.execute(
+        sa.select(Dose.taken_at, Dose.substance_kind, Dose.unit, Dose.amount).where(
+            Dose.user_id == user.id, Dose.deleted_at.is_(None),
+            Dose.taken_at >= start, Dose.taken_at < end))
+    totals = defaultdict(lambda: [0.0, 0])
+    for taken_at, substance_kind, unit, amount in rows:
+        key = (taken_at.astimezone(tz).date(), substance_kind, unit)
+        totals[key][0] += amount
+        totals[key][1] += 1
+    items = [{"date": day, "substance_kind": kind, "unit": unit, "total": round(total, 6), "doses": count}
+             for (day, kind, unit), (total, count) in sorted(totals.items())]
+    return {"timezone": user.timezone, "items": items}

@@ -1,0 +1,109 @@
+"""What check-ins and doses share: client ids, ownership, keyset pages, idempotent create, tombstones.
+
+The phone app creates records offline under its own UUIDs and retries until it hears back, so a
+create must be safe to repeat; sync needs deletions to leave a tombstone.
+"""
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from backend.api import Cursor
+from backend.errors import Conflict, NotFound
+from backend.extensions import db
+from backend.sqltypes import UTCDateTime, utcnow
+
+
+class ClientRecord:
+    """Mixin for rows the phone creates under a client-generated UUID and syncs later."""
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @declared_attr
+    def user_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+
+    # Each record type names the instant it is listed by (recorded_at, taken_at).
+    sort_column_name: str
+    # How errors name the record ("check-in", "dose").
+    noun: str
+    # Columns cleared when the record becomes a tombstone: free text and answers.
+    scrub_on_delete: tuple = ()
+
+
+def get_owned(model, user, record_id):
+    """The user's live record, or 404 for anything else (another user's id reveals nothing)."""
+    record = db.session.get(model, record_id)
+    if record is None or record.user_id != user.id or record.deleted_at is not None:
+        raise NotFound(f"No {model.noun} with this id.")
+    return record
+
+
+def create_once(model, user, data):
+    """Insert a record under its client id; a retry of the same create returns the stored record."""
+    existing = db.session.get(model, data["id"])
+    if existing is None:
+        record = model(user_id=user.id, **data)
+        try:
+            with db.session.begin_nested():
+                db.session.add(record)
+        except sa.exc.IntegrityError:
+            # A concurrent retry won the race; fall through to what it stored.
+            existing = db.session.get(model, data["id"], populate_existing=True)
+            if existing is None:
+                raise
+        else:
+            return record
+    if existing.user_id != user.id:
+        raise Conflict("A record with this id already exists.")
+    if existing.deleted_at is not None:
+        raise Conflict("The record with this id was deleted.")
+    return existing
+
+
+def update_owned(model, user, record_id, changes):
+    """Apply a partial update to the user's live record."""
+    record = get_owned(model, user, record_id)
+    for name, value in changes.items():
+        setattr(record, name, value)
+    record.updated_at = utcnow()
+    db.session.flush()
+    return record
+
+
+def delete_owned(model, user, record_id):
+    """Turn the user's record into a tombstone; deleting a tombstone again is a no-op."""
+    record = db.session.get(model, record_id)
+    if record is None or record.user_id != user.id:
+        raise NotFound(f"No {model.noun} with this id.")
+    if record.deleted_at is None:
+        now = utcnow()
+        record.deleted_at = now
+        record.updated_at = now
+        for name in model.scrub_on_delete:
+            setattr(record, name, [] if isinstance(getattr(record, name), list) else None)
+        db.session.flush()
+    return record
+
+
+def list_page(model, user, args):
+    """One newest-first keyset page of the user's live records; returns (items, next_cursor)."""
+    sort_column = getattr(model, model.sort_column_name)
+    query = sa.select(model).where(model.user_id == user.id, model.deleted_at.is_(None))
+    if args.get("since"):
+        query = query.where(sort_column >= args["since"])
+    if args.get("until"):
+        query = query.where(sort_column < args["until"])
+    if args.get("cursor"):
+        after_instant, after_id = args["cursor"]
+        query = query.where(sa.tuple_(sort_column, model.id) < sa.tuple_(after_instant, after_id))
+    limit = args["limit"]
+    rows = db.session.scalars(query.order_by(sort_column.desc(), model.id.desc()).limit(limit + 1)).all()
+    items, more = rows[:limit], len(rows) > limit
+    next_cursor = Cursor.encode(getattr(items[-1], model.sort_column_name), items[-1].id) if more else None
+    return items, next_cursor
