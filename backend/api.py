@@ -60,7 +60,7 @@ def schema_name(schema):
     """OpenAPI component name: the class name without 'Schema', marked when loaded partially."""
     cls = schema if isinstance(schema, type) else type(schema)
     name = cls.__name__.removesuffix("Schema")
-    if not isinstance(schema, type) and schema.partial:
+    if not isinstance(schema, type) and schema.partial and not name.endswith("Patch"):
         name += "Patch"
     return name
 

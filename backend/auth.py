@@ -7,9 +7,13 @@ import firebase_admin
 from firebase_admin import auth as firebase_auth
 from flask import current_app, g, request
 
-from backend.errors import Unauthorized
+from backend.errors import Problem, Unauthorized
 
 log = logging.getLogger(__name__)
+
+
+class TokenVerificationUnavailable(Problem):
+    status, title, slug = 503, "Service Unavailable", "auth-unavailable"
 
 
 def init_app(app):
@@ -45,8 +49,8 @@ def verify_bearer_token():
     except (firebase_auth.InvalidIdTokenError, ValueError):
         raise Unauthorized("The ID token is not valid.") from None
     except firebase_auth.CertificateFetchError:
-        log.error("could not fetch Firebase token certificates")
-        raise
+        log.error("could not fetch Google's token certificates; ID tokens cannot be verified")
+        raise TokenVerificationUnavailable("ID tokens cannot be verified right now; try again shortly.") from None
 
 
 def authenticate():

@@ -6,7 +6,7 @@ from backend.api import Blueprint
 from backend.auth import authenticate, current_user
 from backend.checkins import services
 from backend.checkins.schemas import (CheckInCreateSchema, CheckInPageSchema, CheckInQuerySchema,
-                                      CheckInSchema, CheckInUpdateSchema)
+                                      CheckInSchema, CheckInPatchSchema)
 from backend.extensions import db
 
 blp = Blueprint("checkins", __name__, url_prefix="/v1/checkins", description="Symptom check-ins")
@@ -38,7 +38,7 @@ class CheckInById(MethodView):
         """Read one of my check-ins."""
         return services.get_checkin(current_user(), checkin_id)
 
-    @blp.arguments(CheckInUpdateSchema(partial=True))
+    @blp.arguments(CheckInPatchSchema(partial=True))
     @blp.response(200, CheckInSchema)
     def patch(self, changes, checkin_id):
         """Correct a check-in."""

@@ -61,7 +61,7 @@ class CheckInCreateSchema(CheckInSchema):
             raise ma.ValidationError("A check-in needs at least one answer.", "_schema")
 
 
-class CheckInUpdateSchema(CheckInSchema):
+class CheckInPatchSchema(CheckInSchema):
     class Meta(CheckInSchema.Meta):
         exclude = ("id",)
 

@@ -6,7 +6,7 @@ from backend.api import Blueprint
 from backend.auth import authenticate, current_user
 from backend.doses import services
 from backend.doses.schemas import (DailyTotalsQuerySchema, DailyTotalsSchema, DosePageSchema,
-                                   DoseQuerySchema, DoseSchema, DoseUpdateSchema)
+                                   DoseQuerySchema, DoseSchema, DosePatchSchema)
 from backend.extensions import db
 
 blp = Blueprint("doses", __name__, url_prefix="/v1/doses", description="Dose log")
@@ -47,7 +47,7 @@ class DoseById(MethodView):
         """Read one of my doses."""
         return services.get_dose(current_user(), dose_id)
 
-    @blp.arguments(DoseUpdateSchema(partial=True))
+    @blp.arguments(DosePatchSchema(partial=True))
     @blp.response(200, DoseSchema)
     def patch(self, changes, dose_id):
         """Correct a dose."""

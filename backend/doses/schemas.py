@@ -26,7 +26,7 @@ class DoseSchema(Schema):
     updated_at = Instant(dump_only=True)
 
 
-class DoseUpdateSchema(DoseSchema):
+class DosePatchSchema(DoseSchema):
     class Meta(DoseSchema.Meta):
         exclude = ("id",)
 

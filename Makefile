@@ -1,0 +1,30 @@
+# One command to run, one to test. Works on a fresh machine with Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test openapi bench
+.DEFAULT_GOAL := run
+
+$(BIN)/careloop: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/careloop
+
+## The embedded default: SQLite, in-process jobs, local push transport, demo data.
+run: install
+	$(BIN)/careloop run
+
+## The whole test suite (SQLite; set TEST_DATABASE_URL=postgresql://… for PostgreSQL).
+test: install
+	$(BIN)/pytest
+
+## Regenerate the committed openapi.yaml from the code.
+openapi: install
+	$(BIN)/careloop openapi write --format yaml openapi.yaml
+
+bench: install
+	$(BIN)/python -m bench

@@ -1,0 +1,173 @@
+"""Fixtures: one app and a real database per run (SQLite by default, PostgreSQL when
+TEST_DATABASE_URL says so), a clean state per test, and factories for users and records."""
+
+import datetime as dt
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from backend import create_app
+from backend.config import DEV_PROJECT_ID
+from backend.devtokens import emulator_id_token
+from backend.extensions import db
+
+
+def pytest_report_header(config):
+    return f"careloop database: {database_kind()}"
+
+
+def database_kind():
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    return "postgresql" if url.startswith("postgres") else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "careloop-test.sqlite3")
+
+
+def reset_database(engine):
+    """Start the run from an empty schema, whatever an earlier run left behind."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    else:
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+        metadata.drop_all(engine)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    from flask_migrate import upgrade
+
+    os.environ.pop("FIREBASE_AUTH_EMULATOR_HOST", None)
+    app = create_app({
+        "TESTING": True,
+        "CARELOOP_ENV": "development",
+        "DATABASE_URL": database_url,
+        "FIREBASE_PROJECT_ID": DEV_PROJECT_ID,
+        "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099",
+        "CARELOOP_PUSH": "local",
+    })
+    with app.app_context():
+        reset_database(db.engine)
+        upgrade()
+        db.engine.dispose()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clean_database(request):
+    """Empty every table after each test that touched the database."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE")
+            else:
+                for table in tables:
+                    connection.exec_driver_sql(f"DELETE FROM {table}")
+
+
+@pytest.fixture
+def app_context(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Person:
+    """An app user as the tests see them: a uid, request headers, and their database row."""
+
+    def __init__(self, app, uid, name=None):
+        self.app = app
+        self.uid = uid
+        self.token = emulator_id_token(uid, app.config["FIREBASE_PROJECT_ID"], name=name)
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def user(self):
+        from backend.accounts.models import User
+        return db.session.scalar(sa.select(User).where(User.firebase_uid == self.uid))
+
+
+@pytest.fixture
+def make_person(app, client):
+    """Factory: a signed-in person whose user row exists (created through the API, as in life)."""
+    def make(uid=None, *, timezone=None, name=None):
+        person = Person(app, uid or f"user-{uuid.uuid4().hex[:12]}", name=name)
+        response = client.get("/v1/me", headers=person.headers)
+        assert response.status_code == 200, response.json
+        person.id = response.json["id"]
+        if timezone:
+            response = client.patch("/v1/me", json={"timezone": timezone}, headers=person.headers)
+            assert response.status_code == 200, response.json
+        return person
+    return make
+
+
+@pytest.fixture
+def alice(make_person):
+    return make_person("alice", name="Alice")
+
+
+@pytest.fixture
+def bob(make_person):
+    return make_person("bob", name="Bob")
+
+
+def checkin_body(**fields):
+    body = {"id": str(uuid.uuid4()), "recorded_at": "2026-11-20T08:00:00+00:00", "pain": 5,
+            "enjoyment_interference": 4, "activity_interference": 6, "focus": 2, "mood": 6}
+    body.update(fields)
+    return body
+
+
+def dose_body(**fields):
+    body = {"id": str(uuid.uuid4()), "taken_at": "2026-11-20T09:00:00+00:00", "substance_kind": "kratom",
+            "form": "leaf_powder", "product": "Green Malay", "amount": 2.5, "unit": "g"}
+    body.update(fields)
+    return body
+
+
+@pytest.fixture
+def create_checkin(client):
+    """Factory: POST a check-in for a person and return the response JSON."""
+    def create(person, **fields):
+        response = client.post("/v1/checkins", json=checkin_body(**fields), headers=person.headers)
+        assert response.status_code == 201, response.json
+        return response.json
+    return create
+
+
+@pytest.fixture
+def create_dose(client):
+    """Factory: POST a dose for a person and return the response JSON."""
+    def create(person, **fields):
+        response = client.post("/v1/doses", json=dose_body(**fields), headers=person.headers)
+        assert response.status_code == 201, response.json
+        return response.json
+    return create
+
+
+def iso(instant):
+    return instant.astimezone(dt.timezone.utc).isoformat()
