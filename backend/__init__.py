@@ -10,7 +10,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(config=None):
     """Application factory: config → logging → extensions → blueprints → errors → CLI."""
-    from backend import auth, errors
+    from backend import auth, cli, errors, models  # noqa: F401  (models: every table in the metadata)
     from backend.config import load_config
     from apispec.ext.marshmallow import MarshmallowPlugin
 
@@ -40,6 +40,7 @@ def create_app(config=None):
 
     register_blueprints(api)
     errors.init_app(app)
+    cli.init_app(app)
     return app
 
 
@@ -48,8 +49,9 @@ def register_blueprints(api):
     from backend.checkins.routes import blp as checkins
     from backend.doses.routes import blp as doses
     from backend.ops.routes import blp as ops
+    from backend.reminders.routes import blp as reminders
 
-    for blueprint in (ops, accounts, checkins, doses):
+    for blueprint in (ops, accounts, checkins, doses, reminders):
         api.register_blueprint(blueprint)
 
 

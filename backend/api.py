@@ -1,16 +1,20 @@
-"""Project-wide API base classes: the Api, schemas, instants, and cursor pages."""
+"""Project-wide API base classes: the Api, schemas, JSON fields, instants, and cursor pages."""
 
 import base64
 import binascii
 import datetime as dt
 import http
 import json
+import re
 import uuid
 
 import marshmallow as ma
+from flask import abort
 from flask_smorest import Api as SmorestApi
-from flask_smorest import Blueprint  # noqa: F401  (re-exported for feature modules)
+from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.spec import prepare_response
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from backend.errors import PROBLEM_MIMETYPE
 from backend.sqltypes import utcnow
@@ -55,6 +59,46 @@ class Api(SmorestApi):
         prepare_response(response, self.spec, PROBLEM_MIMETYPE)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
+    def _init_spec(self, *args, **kwargs):
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(exclusive_bounds)
+
+
+def exclusive_bounds(converter, field, ret):
+    """apispec writes every Range bound as inclusive; document the exclusive ones as such."""
+    bounds = {}
+    for validator in field.validators:
+        if isinstance(validator, ma.validate.Range):
+            if validator.min is not None and not validator.min_inclusive:
+                bounds["exclusiveMinimum"] = validator.min
+            if validator.max is not None and not validator.max_inclusive:
+                bounds["exclusiveMaximum"] = validator.max
+    return bounds
+
+
+class Parser(FlaskParser):
+    """webargs' parser, except that a required JSON body must be there (webargs would load `{}`)."""
+
+    def load_json(self, req, schema):
+        data = super().load_json(req, schema)
+        if data is missing:
+            if req.get_data(cache=True) and not is_json_request(req):
+                abort(415, "Send the body as JSON (Content-Type: application/json).")
+            abort(400, "This request needs a JSON body.")
+        return data
+
+
+class Blueprint(SmorestBlueprint):
+    """flask-smorest Blueprint whose arguments parse with our Parser."""
+
+    ARGUMENTS_PARSER = Parser()
+
+    def arguments(self, schema, **kwargs):
+        # Given a Schema class, webargs builds a new instance on every request, deep-copying each
+        # field (a seventh of a check-in create's CPU); one instance built here serves them all,
+        # as flask-smorest already does for response schemas.
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
 
 def schema_name(schema):
     """OpenAPI component name: the class name without 'Schema', marked when loaded partially."""
@@ -73,6 +117,64 @@ class Schema(ma.Schema):
         ordered = True
 
 
+class Integer(ma.fields.Integer):
+    """A JSON integer. marshmallow's own, meant for query strings too, loads 1.5 as 1 and "5" as 5;
+    this one refuses both, and takes 5.0, which JSON Schema counts as the integer 5."""
+
+    def _validated(self, value):
+        if isinstance(value, str) or (isinstance(value, float) and not value.is_integer()):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class Number(ma.fields.Float):
+    """A JSON number: unlike marshmallow's Float, never a string such as "2.5"."""
+
+    def _validated(self, value):
+        if isinstance(value, str):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+# C0 control characters and DEL, except tab and line breaks. PostgreSQL cannot store NUL in text.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+class Text(ma.fields.String):
+    """Free text that every database stores as sent: no control characters but tab and line breaks,
+    and no unpaired UTF-16 surrogates (JSON escapes can carry them; UTF-8 cannot encode them)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.insert(0, ma.validate.Regexp(
+            NO_CONTROL_CHARACTERS, error="Must not contain control characters other than tab and line breaks."))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise self.make_error("invalid_utf8") from None
+        return value
+
+
+class WallClockTime(ma.fields.Time):
+    """A local time of day written HH:MM, e.g. 07:30."""
+
+    PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {"pattern": self.PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(format="%H:%M", **kwargs)
+        self.error_messages["invalid"] = "Must be a time of day as HH:MM, e.g. 07:30."
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        # strptime would also take 7:5 for 07:05.
+        if not isinstance(value, str) or not re.fullmatch(self.PATTERN, value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Instant(ma.fields.AwareDateTime):
     """An RFC 3339 instant that must carry an offset; loaded as UTC, dumped as UTC with 'Z'."""
 
@@ -84,7 +186,10 @@ class Instant(ma.fields.AwareDateTime):
         self.past_only = past_only
 
     def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs).astimezone(dt.timezone.utc)
+        try:
+            value = super()._deserialize(value, attr, data, **kwargs).astimezone(dt.timezone.utc)
+        except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00: in UTC, past the end of year 9999
+            raise ma.ValidationError("Out of range.") from None
         if value < EARLIEST_INSTANT:
             raise ma.ValidationError("Must not be before 2000-01-01.")
         if self.past_only and value > utcnow() + CLOCK_SKEW_ALLOWED:
@@ -110,6 +215,8 @@ class Cursor:
         try:
             padded = token + "=" * (-len(token) % 4)
             instant, record_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            if not isinstance(instant, str) or not isinstance(record_id, str):
+                raise ValueError("cursor parts must be strings")
             instant = dt.datetime.fromisoformat(instant)
             if instant.tzinfo is None:
                 raise ValueError("naive")
@@ -137,6 +244,12 @@ class RangeQuerySchema(Schema):
     def _range_in_order(self, data, **kwargs):
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
             raise ma.ValidationError("Must be after `since`.", "until")
+
+
+def patch_schema(schema_class):
+    """`schema_class` for a PATCH body: any top-level field may be left out, but a nested object that
+    is sent must be whole (`partial=True` would reach into nested schemas as well)."""
+    return schema_class(partial=tuple(schema_class().load_fields))
 
 
 def page_schema(item_schema):

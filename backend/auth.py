@@ -2,9 +2,12 @@
 
 import logging
 import os
+import uuid
 
 import firebase_admin
+import google.auth.credentials
 from firebase_admin import auth as firebase_auth
+from firebase_admin import credentials
 from flask import current_app, g, request
 
 from backend.errors import Problem, Unauthorized
@@ -16,18 +19,30 @@ class TokenVerificationUnavailable(Problem):
     status, title, slug = 503, "Service Unavailable", "auth-unavailable"
 
 
+class PublicKeysOnly(credentials.Base):
+    """No Google account: verifying ID tokens needs only the project id and Google's public keys.
+
+    Given no credential, firebase-admin's auth client loads Application Default Credentials on
+    first use, probing the GCE metadata server and failing every request where there are none.
+    """
+
+    def get_credential(self):
+        return google.auth.credentials.AnonymousCredentials()
+
+
 def init_app(app):
-    """Bind a firebase-admin app (named per Flask app) for token verification and, later, push."""
+    """Bind a firebase-admin app (one per Flask app) for ID token verification."""
     emulator_host = app.config.get("FIREBASE_AUTH_EMULATOR_HOST")
     if emulator_host:
         # firebase-admin reads this from the environment; it makes the SDK accept unsigned tokens,
         # which config.check_config refuses in production.
         os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = emulator_host
         log.warning("Firebase Auth emulator mode: ID tokens are NOT signature-checked (development only)")
-    # Application Default Credentials load lazily: verifying ID tokens needs only the project id
-    # (and Google's public keys), so no Google account is touched until something sends a push.
+    # Push sends from a firebase-admin app of its own, with credentials. A uuid, not id(app): ids
+    # of collected Flask apps are reused, and firebase-admin refuses a name it has seen.
     app.extensions["firebase_app"] = firebase_admin.initialize_app(
-        options={"projectId": app.config["FIREBASE_PROJECT_ID"]}, name=f"careloop-{id(app)}")
+        PublicKeysOnly(), options={"projectId": app.config["FIREBASE_PROJECT_ID"]},
+        name=f"careloop-auth-{uuid.uuid4().hex}")
 
 
 def firebase_app():

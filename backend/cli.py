@@ -1,7 +1,11 @@
-"""The `careloop` command: a Flask CLI group (run, db, openapi, demo, …)."""
+"""The `careloop` command: a Flask CLI group (run, jobs, db, openapi, demo, pushes)."""
+
+import json
 
 import click
-from flask.cli import FlaskGroup
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
 
 from backend import create_app
 
@@ -12,10 +16,46 @@ def main():
     """Careloop backend commands."""
 
 
-def _register():
+@click.command("jobs")
+@click.option("--once", is_flag=True, help="Run every job once and exit (cron-style, tests).")
+@with_appcontext
+def jobs_command(once):
+    """The jobs process: reminders, follow-ups, device pruning (run as many as you like)."""
+    import jobs
+
+    app = current_app._get_current_object()
+    if once:
+        for name, handled in jobs.run_once(app).items():
+            click.echo(f"{name}: {'failed' if handled is None else handled}")
+        return
+    jobs.run_blocking(app)
+
+
+@click.command("pushes")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@with_appcontext
+def pushes_command(limit, as_json):
+    """Pushes recorded by the local transport, newest first."""
+    from backend.extensions import db
+    from backend.push.models import LocalPush
+
+    pushes = db.session.scalars(sa.select(LocalPush).order_by(LocalPush.id.desc()).limit(limit)).all()
+    if not pushes:
+        click.echo("No pushes recorded yet.")
+    for push in pushes:
+        if as_json:
+            click.echo(json.dumps({"at": push.created_at.isoformat(), "token": push.token, "title": push.title,
+                                   "body": push.body, "data": push.data, "collapse_key": push.collapse_key,
+                                   "ttl_seconds": push.ttl_seconds}))
+        else:
+            click.echo(f"{push.created_at:%Y-%m-%d %H:%M:%S}Z  …{push.token[-8:]}  {push.title}: {push.body}  "
+                       f"{push.data}")
+
+
+def init_app(app):
+    """Commands live on app.cli, so `careloop …` and app.test_cli_runner() see the same ones."""
     from backend.demo import demo_command, run_command
-    main.add_command(run_command)
-    main.add_command(demo_command)
 
-
-_register()
+    for command in (run_command, jobs_command, demo_command, pushes_command):
+        app.cli.add_command(command)

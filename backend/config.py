@@ -31,6 +31,7 @@ def load_config(instance_path, overrides=None):
         or (None if production else DEV_AUTH_EMULATOR_HOST),
         "GOOGLE_APPLICATION_CREDENTIALS": env.get("GOOGLE_APPLICATION_CREDENTIALS"),
         "CARELOOP_PUSH": env.get("CARELOOP_PUSH", "firebase" if production else "local"),
+        "CARELOOP_FCM_ENDPOINT": env.get("CARELOOP_FCM_ENDPOINT"),
         "REDIS_URL": env.get("REDIS_URL"),
         # Bodies are small JSON documents; anything bigger is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(env.get("CARELOOP_MAX_BODY_BYTES", 64 * 1024)),

@@ -86,7 +86,7 @@ def demo_command():
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Seed and print the demo patient")
 @with_appcontext
 def run_command(host, port, demo):
-    """Embedded default: migrate, seed demo data, serve the API (and run the jobs in-process)."""
+    """Embedded default: migrate, seed demo data, serve the API and run the jobs in-process."""
     from flask_migrate import upgrade
     from werkzeug.serving import run_simple
 
@@ -100,4 +100,9 @@ def run_command(host, port, demo):
         db.session.commit()
         print_demo_banner(base_url)
     db.session.remove()
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    import jobs
+    scheduler = jobs.start_background(app)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        scheduler.shutdown(wait=False)

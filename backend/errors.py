@@ -91,8 +91,9 @@ def validation_errors(messages):
     for location, fields in messages.items():
         for path, message in _flatten(fields):
             if location == "json":
-                field = ".".join(path) if path and path[0] != "_schema" else ""
-                errors.append({"pointer": "#/" + "/".join(path if field else ()), "field": field or None,
+                # A schema-level error belongs to the object it was raised for: the body or a nested one.
+                path = tuple(part for part in path if part != "_schema")
+                errors.append({"pointer": "#/" + "/".join(path), "field": ".".join(path) or None,
                                "detail": message})
             else:
                 errors.append({"parameter": ".".join(path), "in": location, "detail": message})

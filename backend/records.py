@@ -45,15 +45,19 @@ def get_owned(model, user, record_id):
 
 
 def create_once(model, user, data):
-    """Insert a record under its client id; a retry of the same create returns the stored record."""
-    existing = db.session.get(model, data["id"])
+    """Insert a record under its client id; a retry of the same create returns the stored record.
+
+    The insert comes first and the stored record is read only when it fails: retries are rare,
+    and a look-up before the insert would cost every create a query.
+    """
+    existing = db.session.identity_map.get(db.session.identity_key(model, data["id"]))
     if existing is None:
         record = model(user_id=user.id, **data)
         try:
             with db.session.begin_nested():
                 db.session.add(record)
         except sa.exc.IntegrityError:
-            # A concurrent retry won the race; fall through to what it stored.
+            # Stored before, by an earlier try or a concurrent retry: answer with that one.
             existing = db.session.get(model, data["id"], populate_existing=True)
             if existing is None:
                 raise
@@ -93,17 +97,28 @@ def delete_owned(model, user, record_id):
 
 def list_page(model, user, args):
     """One newest-first keyset page of the user's live records; returns (items, next_cursor)."""
-    sort_column = getattr(model, model.sort_column_name)
     query = sa.select(model).where(model.user_id == user.id, model.deleted_at.is_(None))
+    return keyset_page(query, getattr(model, model.sort_column_name), model.id, args)
+
+
+def keyset_page(query, sort_column, id_column, args):
+    """Apply since/until/cursor/limit to a query, newest first; returns (items, next_cursor).
+
+    Keyset, not offset: each page costs the same however deep it is, and rows inserted while
+    the phone pages through never shift or repeat items.
+    """
     if args.get("since"):
         query = query.where(sort_column >= args["since"])
     if args.get("until"):
         query = query.where(sort_column < args["until"])
     if args.get("cursor"):
         after_instant, after_id = args["cursor"]
-        query = query.where(sa.tuple_(sort_column, model.id) < sa.tuple_(after_instant, after_id))
+        query = query.where(sa.tuple_(sort_column, id_column) < sa.tuple_(after_instant, after_id))
     limit = args["limit"]
-    rows = db.session.scalars(query.order_by(sort_column.desc(), model.id.desc()).limit(limit + 1)).all()
+    rows = db.session.scalars(query.order_by(sort_column.desc(), id_column.desc()).limit(limit + 1)).all()
     items, more = rows[:limit], len(rows) > limit
-    next_cursor = Cursor.encode(getattr(items[-1], model.sort_column_name), items[-1].id) if more else None
+    next_cursor = None
+    if more:
+        last = items[-1]
+        next_cursor = Cursor.encode(getattr(last, sort_column.key), getattr(last, id_column.key))
     return items, next_cursor

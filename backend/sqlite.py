@@ -18,7 +18,9 @@ def _on_connect(dbapi_connection, connection_record):
 
 
 def _on_begin(connection):
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front: a transaction that reads and then writes can
+    # then never fail half-way because another writer got in between (SQLITE_BUSY_SNAPSHOT).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def init_app(app):

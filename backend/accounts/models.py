@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+import zoneinfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,6 +28,21 @@ class User(db.Model):
     notification_privacy: Mapped[str] = mapped_column(sa.String(16), default="discreet")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def quiet_until(self, instant):
+        """If `instant` falls in this user's quiet hours, the UTC instant they end; else None."""
+        if self.quiet_hours_start is None or self.quiet_hours_end is None:
+            return None
+        tz = zoneinfo.ZoneInfo(self.timezone)
+        local = instant.astimezone(tz)
+        start, end, now = self.quiet_hours_start, self.quiet_hours_end, local.time()
+        wraps = start > end  # e.g. 22:00–07:00
+        inside = (now >= start or now < end) if wraps else (start <= now < end)
+        if not inside:
+            return None
+        end_date = local.date() + dt.timedelta(days=1) if wraps and now >= start else local.date()
+        # A wall time that does not exist (DST gap) resolves forward, as zoneinfo does.
+        return dt.datetime.combine(end_date, end, tz).astimezone(dt.timezone.utc)
 
     @property
     def quiet_hours(self):

@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from backend.accounts import services
 from backend.accounts.schemas import DeviceRegistrationSchema, DeviceSchema, ProfileSchema
-from backend.api import Blueprint
+from backend.api import Blueprint, patch_schema
 from backend.auth import authenticate, current_user
 from backend.extensions import db
 
@@ -19,7 +19,7 @@ class Me(MethodView):
         """Read my profile."""
         return current_user()
 
-    @blp.arguments(ProfileSchema(partial=True))
+    @blp.arguments(patch_schema(ProfileSchema))
     @blp.response(200, ProfileSchema)
     def patch(self, changes):
         """Change my display name, time zone, quiet hours or notification privacy."""

@@ -1,16 +1,30 @@
 """Profile and device payloads."""
 
+import functools
+import importlib.resources
 import zoneinfo
 
 import marshmallow as ma
 
 from backend.accounts.models import NOTIFICATION_PRIVACY, PLATFORMS
-from backend.api import Instant, Schema
+from backend.api import Instant, Schema, Text, WallClockTime
+
+
+@functools.cache
+def iana_zone_names():
+    """The zone names of the IANA database, as listed by the tzdata package we depend on.
+
+    The system zoneinfo directory also holds files that are not zones, such as `localtime` (a link
+    to whatever zone the server happens to run in), which ZoneInfo would load as well.
+    """
+    return frozenset(importlib.resources.files("tzdata").joinpath("zones").read_text().split())
 
 
 def valid_timezone(name):
     """An IANA zone name that this server's tz database knows (e.g. Europe/Berlin)."""
     try:
+        if name not in iana_zone_names():
+            raise ValueError(name)
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ma.ValidationError("Not a known IANA time zone (e.g. Europe/Berlin).") from None
@@ -24,8 +38,8 @@ class TimeZoneField(ma.fields.String):
 
 
 class QuietHoursSchema(Schema):
-    start = ma.fields.Time(required=True, format="%H:%M", metadata={"example": "22:00"})
-    end = ma.fields.Time(required=True, format="%H:%M", metadata={"example": "07:00"})
+    start = WallClockTime(required=True, metadata={"example": "22:00"})
+    end = WallClockTime(required=True, metadata={"example": "07:00"})
 
     @ma.validates_schema
     def _not_empty(self, data, **kwargs):
@@ -35,7 +49,7 @@ class QuietHoursSchema(Schema):
 
 class ProfileSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
-    display_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 80))
+    display_name = Text(allow_none=True, validate=ma.validate.Length(1, 80))
     timezone = TimeZoneField()
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True,
                                    metadata={"description": "Non-urgent pushes wait until the end; null for none"})
@@ -45,8 +59,8 @@ class ProfileSchema(Schema):
 
 
 class DeviceRegistrationSchema(Schema):
-    token = ma.fields.String(required=True, validate=ma.validate.Length(1, 1024),
-                             metadata={"description": "FCM registration token"})
+    token = Text(required=True, validate=ma.validate.Length(1, 1024),
+                 metadata={"description": "FCM registration token"})
     platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
 
 

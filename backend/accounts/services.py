@@ -1,5 +1,7 @@
 """Account use cases: who the caller is, their profile and their devices."""
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 from backend.accounts.models import Device, User
@@ -30,6 +32,9 @@ def user_for_firebase_uid(uid, display_name=None):
 
 def update_profile(user, changes):
     """Change display name, time zone, quiet hours or notification privacy."""
+    from backend.reminders.services import follow_profile_timezone
+
+    moved = "timezone" in changes and changes["timezone"] != user.timezone
     if "quiet_hours" in changes:
         quiet = changes.pop("quiet_hours")
         user.quiet_hours_start = quiet["start"] if quiet else None
@@ -38,6 +43,8 @@ def update_profile(user, changes):
         setattr(user, name, value)
     user.updated_at = utcnow()
     db.session.flush()
+    if moved:
+        follow_profile_timezone(user)
     return user
 
 
@@ -68,3 +75,13 @@ def remove_device(user, device_id):
         raise NotFound("No device with this id.")
     db.session.delete(device)
     db.session.flush()
+
+
+STALE_DEVICE_AGE = dt.timedelta(days=270)
+
+
+def prune_stale_devices(now, batch_size=1000):
+    """Forget tokens unseen for 270 days (FCM treats such tokens as expired); returns how many."""
+    stale = sa.select(Device.id).where(Device.last_seen_at < now - STALE_DEVICE_AGE).limit(batch_size)
+    result = db.session.execute(sa.delete(Device).where(Device.id.in_(stale.scalar_subquery())))
+    return result.rowcount

@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 
-from backend.api import Blueprint
+from backend.api import Blueprint, patch_schema
 from backend.auth import authenticate, current_user
 from backend.checkins import services
 from backend.checkins.schemas import (CheckInCreateSchema, CheckInPageSchema, CheckInQuerySchema,
@@ -38,7 +38,7 @@ class CheckInById(MethodView):
         """Read one of my check-ins."""
         return services.get_checkin(current_user(), checkin_id)
 
-    @blp.arguments(CheckInPatchSchema(partial=True))
+    @blp.arguments(patch_schema(CheckInPatchSchema))
     @blp.response(200, CheckInSchema)
     def patch(self, changes, checkin_id):
         """Correct a check-in."""

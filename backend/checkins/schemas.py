@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from backend.api import Instant, RangeQuerySchema, Schema, page_schema
+from backend.api import Instant, Integer, Number, RangeQuerySchema, Schema, Text, page_schema
 from backend.checkins.models import SCORE_ITEMS
 from backend.checkins.vocabulary import SIDE_EFFECTS, WITHDRAWAL_SYMPTOMS
 
@@ -10,8 +10,7 @@ NOTE_MAX = 2000
 
 
 def score(high, description):
-    return ma.fields.Integer(allow_none=True, validate=ma.validate.Range(0, high),
-                             metadata={"description": description})
+    return Integer(allow_none=True, validate=ma.validate.Range(0, high), metadata={"description": description})
 
 
 def vocabulary_list(words, description):
@@ -32,7 +31,7 @@ class CheckInSchema(Schema):
     impulsivity = score(4, "Impulsivity: 0 never … 4 very often")
     restlessness = score(4, "Restlessness: 0 never … 4 very often")
     mood = score(10, "Mood, 0 (worst) – 10 (best)")
-    sleep_hours = ma.fields.Float(allow_none=True, validate=ma.validate.Range(0, 24), allow_nan=False)
+    sleep_hours = Number(allow_none=True, validate=ma.validate.Range(0, 24), allow_nan=False)
     sleep_quality = score(4, "Sleep quality: 0 very poor … 4 very good")
     phq2_interest = score(3, "PHQ-2 item 1, 0–3")
     phq2_mood = score(3, "PHQ-2 item 2, 0–3")
@@ -40,7 +39,7 @@ class CheckInSchema(Schema):
     gad2_worry = score(3, "GAD-2 item 2, 0–3")
     side_effects = vocabulary_list(SIDE_EFFECTS, "Side effects noticed, including liver warning signs")
     withdrawal_symptoms = vocabulary_list(WITHDRAWAL_SYMPTOMS, "Withdrawal symptoms noticed")
-    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=NOTE_MAX))
+    note = Text(allow_none=True, validate=ma.validate.Length(max=NOTE_MAX))
     peg_score = ma.fields.Float(dump_only=True, allow_none=True, metadata={"description": "Mean of the three PEG items"})
     created_at = Instant(dump_only=True)
     updated_at = Instant(dump_only=True)

@@ -2,11 +2,15 @@
 
 from backend import records
 from backend.checkins.models import CheckIn
+from backend.reminders.services import answer_with_checkin
 
 
 def record_checkin(user, data):
-    """Store a check-in under its client id; a retry returns the one already stored."""
-    return records.create_once(CheckIn, user, data)
+    """Store a check-in under its client id (a retry returns the one already stored); it answers
+    the check-in reminders it was done for."""
+    checkin = records.create_once(CheckIn, user, data)
+    answer_with_checkin(user, checkin.recorded_at)
+    return checkin
 
 
 def get_checkin(user, checkin_id):

@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 
-from backend.api import Blueprint
+from backend.api import Blueprint, patch_schema
 from backend.auth import authenticate, current_user
 from backend.doses import services
 from backend.doses.schemas import (DailyTotalsQuerySchema, DailyTotalsSchema, DosePageSchema,
@@ -47,7 +47,7 @@ class DoseById(MethodView):
         """Read one of my doses."""
         return services.get_dose(current_user(), dose_id)
 
-    @blp.arguments(DosePatchSchema(partial=True))
+    @blp.arguments(patch_schema(DosePatchSchema))
     @blp.response(200, DoseSchema)
     def patch(self, changes, dose_id):
         """Correct a dose."""

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from backend.api import Instant, RangeQuerySchema, Schema, page_schema
+from backend.api import Instant, Number, RangeQuerySchema, Schema, Text, page_schema
 from backend.checkins.schemas import NOTE_MAX
 from backend.doses.models import FORMS, SUBSTANCE_KINDS, UNITS
 
@@ -16,12 +16,12 @@ class DoseSchema(Schema):
     substance_kind = ma.fields.String(required=True, validate=ma.validate.OneOf(SUBSTANCE_KINDS))
     form = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(FORMS),
                             metadata={"description": "Product form; `concentrate_7oh` for concentrated 7-OH products"})
-    product = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 120),
-                               metadata={"description": "Product or strain name"})
-    amount = ma.fields.Float(required=True, allow_nan=False,
-                             validate=ma.validate.Range(0, MAX_AMOUNT, min_inclusive=False))
+    product = Text(allow_none=True, validate=ma.validate.Length(1, 120),
+                   metadata={"description": "Product or strain name"})
+    amount = Number(required=True, allow_nan=False,
+                    validate=ma.validate.Range(0, MAX_AMOUNT, min_inclusive=False))
     unit = ma.fields.String(required=True, validate=ma.validate.OneOf(UNITS))
-    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=NOTE_MAX))
+    note = Text(allow_none=True, validate=ma.validate.Length(max=NOTE_MAX))
     created_at = Instant(dump_only=True)
     updated_at = Instant(dump_only=True)
 

@@ -1,0 +1,24 @@
+# Production image: the API under gunicorn, or the jobs process with `careloop jobs`.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    CARELOOP_ENV=production
+
+RUN useradd --create-home --uid 10001 careloop
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY backend ./backend
+COPY jobs ./jobs
+COPY migrations ./migrations
+RUN pip install --upgrade pip && pip install -e . && chown -R careloop:careloop /app
+
+USER careloop
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
+
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-", "backend:create_app()"]

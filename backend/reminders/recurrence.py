@@ -1,0 +1,90 @@
+"""When a schedule fires, computed with APScheduler's own triggers in the schedule's time zone.
+
+CronTrigger gets wall-clock truth right across DST (a missing spring-forward time fires once,
+shifted forward), but on a fall-back day it returns both instants of a repeated local time. We
+key every fire by its local date and wall time and keep only the first, so a 01:30 reminder
+fires once on that night too.
+"""
+
+import datetime as dt
+import itertools
+import zoneinfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+ONE_SECOND = dt.timedelta(seconds=1)
+
+
+def parse_time(text):
+    hour, minute = text.split(":")
+    return int(hour), int(minute)
+
+
+def build_triggers(times, days, tz):
+    """One cron trigger per time of day (a cron hour×minute product would invent times)."""
+    day_of_week = ",".join(days)
+    return [CronTrigger(day_of_week=day_of_week, hour=hour, minute=minute, timezone=tz)
+            for hour, minute in map(parse_time, sorted(set(times)))]
+
+
+def earliest_fire_time(triggers, now):
+    """The earliest next fire of several triggers, compared as UTC instants.
+
+    Not OrTrigger: it takes min() of aware datetimes in one zone, which Python compares by wall
+    time ignoring the fold, so on a fall-back night it would put the second 01:30 before the
+    first 01:45.
+    """
+    candidates = [t.get_next_fire_time(None, now) for t in triggers]
+    candidates = [c for c in candidates if c is not None]
+    return min(candidates, key=lambda c: c.astimezone(dt.timezone.utc)) if candidates else None
+
+
+class Fire:
+    """One fire of a schedule: the UTC instant and the local date and wall time it stands for."""
+
+    __slots__ = ("at", "local_date", "local_time")
+
+    def __init__(self, fire_time):
+        # APScheduler returns the wall-clock time it matched (even when that wall time does not
+        # exist on a spring-forward day); its naive part is the stable local key.
+        self.at = fire_time.astimezone(dt.timezone.utc)
+        self.local_date = fire_time.date()
+        self.local_time = fire_time.strftime("%H:%M")
+
+    @property
+    def key(self):
+        return self.local_date, self.local_time
+
+    def __repr__(self):
+        return f"Fire({self.at.isoformat()}, {self.local_date} {self.local_time})"
+
+
+def iter_fires(times, days, tz_name, after):
+    """Fires strictly after `after`, each local date and wall time once, in order."""
+    tz = zoneinfo.ZoneInfo(tz_name)
+    triggers = build_triggers(times, days, tz)
+    # A repeated wall time comes back within the fall-back hour, so remembering the keys of
+    # the current and previous local dates is enough.
+    seen = {Fire(after.astimezone(tz)).key}
+    cursor = after.astimezone(dt.timezone.utc) + ONE_SECOND
+    while True:
+        fire_time = earliest_fire_time(triggers, cursor)
+        if fire_time is None:
+            return
+        fire = Fire(fire_time)
+        if fire.key not in seen:
+            yesterday = fire.local_date - dt.timedelta(days=1)
+            seen = {key for key in seen if key[0] >= yesterday}
+            seen.add(fire.key)
+            yield fire
+        cursor = fire.at + ONE_SECOND  # in UTC: wall-clock arithmetic would lose the fold
+
+
+def fires_between(times, days, tz_name, after, until):
+    """Fires strictly after `after` and at or before `until`."""
+    return list(itertools.takewhile(lambda fire: fire.at <= until, iter_fires(times, days, tz_name, after)))
+
+
+def next_fire(times, days, tz_name, after):
+    """The first fire strictly after `after` (None if the schedule can never fire)."""
+    return next(iter_fires(times, days, tz_name, after), None)

@@ -1,0 +1,104 @@
+"""/v1/reminders: schedules, and their occurrences (ack, snooze, receipts)."""
+
+from flask.views import MethodView
+
+from backend.api import Blueprint, RangeQuerySchema
+from backend.auth import authenticate, current_user
+from backend.extensions import db
+from backend.reminders import services
+from backend.reminders.schemas import (OccurrencePageSchema, OccurrenceQuerySchema, OccurrenceSchema,
+                                       ReceiptSchema, ReminderPageSchema, ReminderPatchSchema, ReminderSchema,
+                                       SnoozeSchema)
+
+blp = Blueprint("reminders", __name__, url_prefix="/v1/reminders", description="Reminder schedules and occurrences")
+blp.before_request(authenticate)
+
+
+@blp.route("")
+class Reminders(MethodView):
+    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.response(200, ReminderPageSchema)
+    def get(self, args):
+        """List my reminder schedules, newest first."""
+        items, next_cursor = services.list_reminders(current_user(), args)
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(ReminderSchema)
+    @blp.response(201, ReminderSchema)
+    def post(self, data):
+        """Create a reminder schedule (idempotent on its client id)."""
+        schedule = services.create_reminder(current_user(), data)
+        db.session.commit()
+        return schedule
+
+
+@blp.route("/<uuid:reminder_id>")
+class ReminderById(MethodView):
+    @blp.response(200, ReminderSchema)
+    def get(self, reminder_id):
+        """Read one of my reminder schedules."""
+        return services.get_reminder(current_user(), reminder_id)
+
+    @blp.arguments(ReminderPatchSchema(partial=True))
+    @blp.response(200, ReminderSchema)
+    def patch(self, changes, reminder_id):
+        """Change a reminder; its next occurrence moves accordingly."""
+        schedule = services.update_reminder(current_user(), reminder_id, changes)
+        db.session.commit()
+        return schedule
+
+    @blp.response(204)
+    def delete(self, reminder_id):
+        """Delete a reminder; pushes not yet sent are dropped."""
+        services.delete_reminder(current_user(), reminder_id)
+        db.session.commit()
+
+
+@blp.route("/occurrences")
+class Occurrences(MethodView):
+    @blp.arguments(OccurrenceQuerySchema, location="query")
+    @blp.response(200, OccurrencePageSchema)
+    def get(self, args):
+        """List my reminder occurrences and what became of each, newest first."""
+        items, next_cursor = services.list_occurrences(current_user(), args)
+        return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/occurrences/<uuid:occurrence_id>")
+class OccurrenceById(MethodView):
+    @blp.response(200, OccurrenceSchema)
+    def get(self, occurrence_id):
+        """Read one reminder occurrence."""
+        return services.get_occurrence(current_user(), occurrence_id)
+
+
+@blp.route("/occurrences/<uuid:occurrence_id>/ack")
+class OccurrenceAck(MethodView):
+    @blp.response(200, OccurrenceSchema)
+    def post(self, occurrence_id):
+        """Confirm a reminder (it counts as answered)."""
+        occurrence = services.acknowledge(current_user(), occurrence_id)
+        db.session.commit()
+        return occurrence
+
+
+@blp.route("/occurrences/<uuid:occurrence_id>/snooze")
+class OccurrenceSnooze(MethodView):
+    @blp.arguments(SnoozeSchema)
+    @blp.response(200, OccurrenceSchema)
+    def post(self, data, occurrence_id):
+        """Push this reminder again in a few minutes."""
+        occurrence = services.snooze(current_user(), occurrence_id, data["minutes"])
+        db.session.commit()
+        return occurrence
+
+
+@blp.route("/occurrences/<uuid:occurrence_id>/receipt")
+class OccurrenceReceipt(MethodView):
+    @blp.arguments(ReceiptSchema)
+    @blp.response(200, OccurrenceSchema)
+    def post(self, data, occurrence_id):
+        """Report that the push was delivered, opened or dismissed on the phone."""
+        occurrence = services.record_receipt(current_user(), occurrence_id, data["event"], data["at"])
+        db.session.commit()
+        return occurrence

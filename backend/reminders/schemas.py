@@ -1,0 +1,92 @@
+"""Reminder schedule and occurrence payloads."""
+
+import re
+
+import marshmallow as ma
+
+from backend.accounts.schemas import TimeZoneField
+from backend.api import Instant, RangeQuerySchema, Schema, page_schema
+from backend.reminders.models import KINDS, WEEKDAYS
+
+TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+MAX_TIMES = 12
+SNOOZE_MINUTES = (1, 240)
+FOLLOW_UP_MINUTES = (5, 720)
+
+
+class ReminderSchema(Schema):
+    id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    times = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Regexp(TIME_OF_DAY, error="Must be a 24-hour HH:MM time.")),
+        required=True, validate=ma.validate.Length(1, MAX_TIMES),
+        metadata={"description": "Local wall-clock times, e.g. [\"08:00\", \"21:30\"]"})
+    days = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(WEEKDAYS)),
+                          validate=ma.validate.Length(1, 7), load_default=list(WEEKDAYS),
+                          metadata={"description": "Weekdays it fires on; every day when omitted"})
+    timezone = TimeZoneField(allow_none=True, load_default=None, metadata={
+        "description": "IANA zone; null follows the profile's zone (travel moves the reminder)"})
+    active = ma.fields.Boolean(load_default=True)
+    label = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 80),
+                             metadata={"description": "Private; shown in push texts only if the user chose detailed texts"})
+    follow_up_minutes = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(*FOLLOW_UP_MINUTES), metadata={
+        "description": "Check-in reminders: one nudge if no check-in arrives within this delay"})
+    next_fire_at = Instant(dump_only=True, allow_none=True, metadata={"description": "Next due instant (UTC)"})
+    created_at = Instant(dump_only=True)
+    updated_at = Instant(dump_only=True)
+
+    @ma.post_load
+    def _normalise(self, data, **kwargs):
+        for name in ("times", "days"):
+            if name in data:
+                data[name] = sorted(set(data[name]), key=(WEEKDAYS.index if name == "days" else None))
+        return data
+
+    @ma.validates_schema
+    def _follow_up_only_for_checkins(self, data, partial=None, **kwargs):
+        if data.get("follow_up_minutes") and data.get("kind", "checkin") != "checkin":
+            raise ma.ValidationError("Only check-in reminders have a follow-up.", "follow_up_minutes")
+
+
+class ReminderPatchSchema(ReminderSchema):
+    class Meta(ReminderSchema.Meta):
+        exclude = ("id", "kind")
+
+
+class OccurrenceSchema(Schema):
+    id = ma.fields.UUID(dump_only=True)
+    reminder_id = ma.fields.UUID(dump_only=True, attribute="schedule_id")
+    kind = ma.fields.String(dump_only=True)
+    local_date = ma.fields.Date(dump_only=True)
+    local_time = ma.fields.String(dump_only=True)
+    due_at = Instant(dump_only=True)
+    send_after = Instant(dump_only=True)
+    status = ma.fields.String(dump_only=True)
+    adherence = ma.fields.String(dump_only=True, metadata={
+        "description": "upcoming, awaiting, answered, snoozed, ignored, missed or expired (never pushed: "
+                       "the service was down past the catch-up window)"})
+    sent_at = Instant(dump_only=True, allow_none=True)
+    answered_at = Instant(dump_only=True, allow_none=True)
+    answered_by = ma.fields.String(dump_only=True, allow_none=True)
+    snooze_count = ma.fields.Integer(dump_only=True)
+    follow_up_sent_at = Instant(dump_only=True, allow_none=True)
+    delivered_at = Instant(dump_only=True, allow_none=True)
+    opened_at = Instant(dump_only=True, allow_none=True)
+    dismissed_at = Instant(dump_only=True, allow_none=True)
+
+
+class SnoozeSchema(Schema):
+    minutes = ma.fields.Integer(required=True, validate=ma.validate.Range(*SNOOZE_MINUTES))
+
+
+class ReceiptSchema(Schema):
+    event = ma.fields.String(required=True, validate=ma.validate.OneOf(("delivered", "opened", "dismissed")))
+    at = Instant(load_default=None, metadata={"description": "When it happened on the phone; now if omitted"})
+
+
+class OccurrenceQuerySchema(RangeQuerySchema):
+    reminder_id = ma.fields.UUID(metadata={"description": "Only this reminder's occurrences"})
+
+
+ReminderPageSchema = page_schema(ReminderSchema)
+OccurrencePageSchema = page_schema(OccurrenceSchema)

@@ -1,0 +1,129 @@
+"""The jobs process: which periodic jobs exist and how often they run.
+
+Each job is a thin loop of calls into services, one committed batch at a time. The same jobs
+run in `careloop jobs` (a BlockingScheduler, any number of processes side by side) and inside
+`careloop run` (a BackgroundScheduler, the embedded default).
+"""
+
+import dataclasses
+import logging
+import time
+
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from backend.accounts.services import prune_stale_devices
+from backend.extensions import db
+from backend.reminders import dispatch
+from backend.sqltypes import utcnow
+
+log = logging.getLogger("careloop.jobs")
+
+# One pass never runs longer than this many batches, so a flood cannot starve other jobs.
+MAX_BATCHES_PER_RUN = 50
+
+
+def in_batches(step):
+    """Run a service step until it reports no more work, committing after each batch."""
+    handled = 0
+    for _ in range(MAX_BATCHES_PER_RUN):
+        count = step(utcnow())
+        db.session.commit()
+        handled += count
+        if not count:
+            break
+    return handled
+
+
+def send_reminders():
+    """Create due occurrences, push them (unless a check-in already answered them), retry failures."""
+    return (in_batches(dispatch.materialize_due) + in_batches(dispatch.dispatch_due)
+            + in_batches(dispatch.retry_deliveries))
+
+
+def follow_up_checkins():
+    """Nudge once for check-ins still missing after the follow-up delay."""
+    return in_batches(dispatch.send_follow_ups)
+
+
+def prune_devices():
+    """Forget device tokens unseen for 270 days."""
+    return in_batches(prune_stale_devices)
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    name: str
+    run: callable
+    every_seconds: int
+
+
+JOBS = (
+    Job("send-reminders", send_reminders, 10),
+    Job("follow-up-checkins", follow_up_checkins, 30),
+    Job("prune-devices", prune_devices, 6 * 3600),
+)
+
+
+class JobRunner:
+    """Runs one job inside an app context; when the database is away, logs and backs off."""
+
+    MAX_BACKOFF = 300
+
+    def __init__(self, app, job):
+        self.app, self.job = app, job
+        self.failures = 0
+        self.resume_at = 0.0
+
+    def __call__(self):
+        if time.monotonic() < self.resume_at:
+            return None
+        with self.app.app_context():
+            try:
+                handled = self.job.run()
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+                db.session.rollback()
+                self.failures += 1
+                delay = min(self.MAX_BACKOFF, self.job.every_seconds * 2 ** (self.failures - 1))
+                self.resume_at = time.monotonic() + delay
+                log.warning("job %s: database unavailable (%s); retrying in %ss",
+                            self.job.name, type(error.orig or error).__name__, delay)
+                return None
+            except Exception:
+                db.session.rollback()
+                log.exception("job %s failed", self.job.name)
+                return None
+            finally:
+                db.session.remove()
+        if self.failures:
+            log.info("job %s: database back after %s failed runs", self.job.name, self.failures)
+        self.failures, self.resume_at = 0, 0.0
+        if handled:
+            log.info("job %s handled %s items", self.job.name, handled)
+        return handled
+
+
+def add_jobs(scheduler, app):
+    for job in JOBS:
+        scheduler.add_job(JobRunner(app, job), IntervalTrigger(seconds=job.every_seconds), id=job.name,
+                          name=job.name, max_instances=1, coalesce=True, next_run_time=utcnow())
+    return scheduler
+
+
+def run_once(app):
+    """Every job once, in order (cron-style deployments and tests)."""
+    return {job.name: JobRunner(app, job)() for job in JOBS}
+
+
+def run_blocking(app):
+    scheduler = add_jobs(BlockingScheduler(timezone="UTC"), app)
+    log.info("jobs process started: %s", ", ".join(job.name for job in JOBS))
+    scheduler.start()
+
+
+def start_background(app):
+    scheduler = add_jobs(BackgroundScheduler(timezone="UTC", daemon=True), app)
+    scheduler.start()
+    return scheduler

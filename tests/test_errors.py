@@ -1,0 +1,146 @@
+"""Every error is RFC 9457 problem+json, leaks nothing, and a failed request leaves nothing half-written."""
+
+import logging
+
+import pytest
+import sqlalchemy as sa
+
+from backend.checkins.models import CheckIn
+from backend.doses.models import Dose
+from backend.extensions import db
+from tests.conftest import checkin_body, dose_body
+
+
+def count(app, model):
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def assert_problem(response, status):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == "application/problem+json"
+    body = response.json
+    assert body["status"] == status
+    assert body["title"]
+    assert body["type"]
+    return body
+
+
+def test_an_unknown_route_is_a_problem_404(client):
+    body = assert_problem(client.get("/v1/no-such-thing"), 404)
+    assert body["title"] == "Not Found"
+    assert body["instance"] == "/v1/no-such-thing"
+
+
+def test_an_unknown_route_under_a_known_prefix_is_404_even_signed_in(client, alice):
+    assert_problem(client.get("/v1/checkins/not-a-uuid/extra", headers=alice.headers), 404)
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("delete", "/v1/checkins", {"GET", "POST"}),
+    ("put", "/v1/me", {"GET", "PATCH"}),
+    ("post", "/v1/doses/daily-totals", {"GET"}),
+    ("get", "/v1/devices", {"POST"}),
+])
+def test_a_wrong_method_is_405_with_an_allow_header(client, alice, method, path, allowed):
+    response = getattr(client, method)(path, headers=alice.headers)
+    assert_problem(response, 405)
+    assert allowed <= {name.strip() for name in response.headers["Allow"].split(",")}
+
+
+def test_a_body_over_64_kib_is_413(app, client, alice):
+    assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024
+    response = client.patch("/v1/me", json={"display_name": "x" * (64 * 1024)}, headers=alice.headers)
+    assert_problem(response, 413)
+    assert client.get("/v1/me", headers=alice.headers).json["display_name"] == "Alice"
+
+
+def test_a_body_just_under_the_limit_is_read_and_validated(app, client, alice):
+    response = client.post("/v1/checkins", json=checkin_body(note="x" * (60 * 1024)), headers=alice.headers)
+    body = assert_problem(response, 422)
+    assert [error["field"] for error in body["errors"]] == ["note"]
+    assert count(app, CheckIn) == 0
+
+
+@pytest.mark.parametrize("data", ['{"pain": 5', "pain=5", "", "\xff\xfe", "{}}"])
+def test_malformed_json_is_400_and_writes_nothing(app, client, alice, data):
+    response = client.post("/v1/checkins", data=data, content_type="application/json", headers=alice.headers)
+    assert_problem(response, 400)
+    assert count(app, CheckIn) == 0
+
+
+def test_an_unexpected_exception_is_a_bare_500(app, client, alice, monkeypatch, caplog):
+    from backend.checkins import services
+
+    def explode(user, data):
+        raise RuntimeError("connection string postgres://admin:hunter2@db")
+
+    monkeypatch.setattr(services, "record_checkin", explode)
+    with caplog.at_level(logging.ERROR):
+        response = client.post("/v1/checkins", json=checkin_body(), headers=alice.headers)
+    body = assert_problem(response, 500)
+    assert set(body) <= {"type", "title", "status", "detail", "instance"}
+    text = response.get_data(as_text=True)
+    for leak in ("hunter2", "RuntimeError", "Traceback", "explode", "services.py"):
+        assert leak not in text
+    # The details go to the log, for the people running the service.
+    assert "hunter2" in caplog.text
+    assert count(app, CheckIn) == 0
+
+
+def fail_commits(monkeypatch):
+    def commit():
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(db.session, "commit", commit)
+
+
+def test_a_failed_commit_leaves_no_checkin_behind(app, client, alice, monkeypatch):
+    body = checkin_body()
+    fail_commits(monkeypatch)
+    response = client.post("/v1/checkins", json=body, headers=alice.headers)
+    assert "server closed" not in response.get_data(as_text=True)
+    assert_problem(response, 500)
+    assert count(app, CheckIn) == 0
+    # The phone retries later and the record is stored exactly once.
+    monkeypatch.undo()
+    assert client.post("/v1/checkins", json=body, headers=alice.headers).status_code == 201
+    assert count(app, CheckIn) == 1
+
+
+def test_a_failed_commit_leaves_no_dose_behind(app, client, alice, monkeypatch):
+    fail_commits(monkeypatch)
+    assert_problem(client.post("/v1/doses", json=dose_body(), headers=alice.headers), 500)
+    assert count(app, Dose) == 0
+
+
+def test_a_failed_commit_leaves_a_correction_unapplied(app, client, alice, create_dose, monkeypatch):
+    created = create_dose(alice, amount=2)
+    fail_commits(monkeypatch)
+    assert_problem(client.patch(f"/v1/doses/{created['id']}", json={"amount": 9}, headers=alice.headers), 500)
+    monkeypatch.undo()
+    assert client.get(f"/v1/doses/{created['id']}", headers=alice.headers).json["amount"] == 2.0
+
+
+def test_a_failed_commit_leaves_a_deletion_undone(app, client, alice, create_checkin, monkeypatch):
+    created = create_checkin(alice, note="keep me")
+    fail_commits(monkeypatch)
+    assert_problem(client.delete(f"/v1/checkins/{created['id']}", headers=alice.headers), 500)
+    monkeypatch.undo()
+    assert client.get(f"/v1/checkins/{created['id']}", headers=alice.headers).json == created
+
+
+def test_validation_problems_have_a_type_and_list_every_field(client, alice):
+    response = client.post("/v1/doses", json=dose_body(amount=-1, unit="pinch"), headers=alice.headers)
+    body = assert_problem(response, 422)
+    assert body["type"] == "https://careloop.app/problems/validation-error"
+    assert {error["field"] for error in body["errors"]} == {"amount", "unit"}
+    assert {error["pointer"] for error in body["errors"]} == {"#/amount", "#/unit"}
+    assert all(error["detail"] for error in body["errors"])
+    assert "amount" in body["detail"] and "unit" in body["detail"]
+
+
+def test_query_problems_name_the_parameter_and_its_location(client, alice):
+    response = client.get("/v1/checkins", query_string={"limit": 0}, headers=alice.headers)
+    body = assert_problem(response, 422)
+    assert body["errors"] == [{"parameter": "limit", "in": "query", "detail": body["errors"][0]["detail"]}]
