@@ -58,3 +58,5 @@ def register_blueprints(api):
 def configure_logging(app):
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per job run every ten seconds is noise; our jobs log what they did.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -9,15 +9,23 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from backend.accounts.services import update_profile, user_for_firebase_uid
+from backend.accounts.services import register_device, update_profile, user_for_firebase_uid
 from backend.checkins.services import record_checkin
 from backend.devtokens import emulator_id_token
 from backend.doses.services import log_dose
 from backend.extensions import db
+from backend.reminders.models import ReminderSchedule
+from backend.reminders.services import create_reminder, update_reminder
 from backend.sqltypes import utcnow
 
 DEMO_UID = "demo-patient"
 DEMO_NAMESPACE = uuid.UUID("6f1c1d8e-3b2a-4c55-9a57-0d6c3f7e2b11")
+DEMO_DEVICE_TOKEN = "demo-device-local-transport"
+
+
+def get_reminder_or_none(user, reminder_id):
+    schedule = db.session.get(ReminderSchedule, reminder_id)
+    return schedule if schedule is not None and schedule.deleted_at is None else None
 
 
 def seed_demo_data(days=30):
@@ -54,8 +62,24 @@ def seed_demo_data(days=30):
             "substance_kind": "adhd_stimulant", "form": "tablet", "product": "methylphenidate",
             "amount": 10, "unit": "mg",
         })
+    register_device(user, DEMO_DEVICE_TOKEN, "android")
     db.session.flush()
     return user
+
+
+def schedule_demo_reminder(user):
+    """A check-in reminder due at the next whole minute but one, so a push shows within a minute."""
+    tz = zoneinfo.ZoneInfo(user.timezone)
+    due = (utcnow().astimezone(tz) + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
+    reminder_id = uuid.uuid5(DEMO_NAMESPACE, "demo-reminder")
+    times = [due.strftime("%H:%M"), "20:00"]
+    if get_reminder_or_none(user, reminder_id) is None:
+        create_reminder(user, {"id": reminder_id, "kind": "checkin", "times": times,
+                               "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "timezone": None,
+                               "active": True, "label": "Demo check-in", "follow_up_minutes": 30})
+    else:
+        update_reminder(user, reminder_id, {"times": times, "active": True})
+    return due
 
 
 def demo_token():
@@ -96,9 +120,12 @@ def run_command(host, port, demo):
     upgrade()
     base_url = f"http://{host}:{port}"
     if demo:
-        seed_demo_data()
+        user = seed_demo_data()
+        due = schedule_demo_reminder(user)
         db.session.commit()
         print_demo_banner(base_url)
+        click.echo(f"A demo check-in reminder is due at {due:%H:%M} ({user.timezone}); watch the log, "
+                   "or run `careloop pushes` in another terminal.\n")
     db.session.remove()
     import jobs
     scheduler = jobs.start_background(app)

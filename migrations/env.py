@@ -9,9 +9,11 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging. Keep the loggers that exist already: `careloop run`
-# migrates in-process, and the default would silence the app's own (backend.errors among them).
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Interpret the config file for Python logging only when nothing configured logging yet: the app
+# (`careloop run` migrates in-process) has, and alembic.ini's levels and the default of disabling
+# existing loggers would silence the app's own (backend.errors, careloop.jobs among them).
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
