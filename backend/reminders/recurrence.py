@@ -13,6 +13,8 @@ import zoneinfo
 from apscheduler.triggers.cron import CronTrigger
 
 ONE_SECOND = dt.timedelta(seconds=1)
+# Longer than any DST shift there is (Antarctica/Troll moves two hours).
+DST_LOOKBACK = dt.timedelta(hours=3)
 
 
 def parse_time(text):
@@ -63,10 +65,14 @@ def iter_fires(times, days, tz_name, after):
     """Fires strictly after `after`, each local date and wall time once, in order."""
     tz = zoneinfo.ZoneInfo(tz_name)
     triggers = build_triggers(times, days, tz)
+    after = after.astimezone(dt.timezone.utc)
+    # Search from a little earlier: a wall time skipped by spring-forward fires after the gap,
+    # but CronTrigger only finds it from a wall time before the gap. Fires up to `after` are
+    # only remembered, so their fall-back twins are recognised.
+    cursor = after - DST_LOOKBACK
     # A repeated wall time comes back within the fall-back hour, so remembering the keys of
     # the current and previous local dates is enough.
-    seen = {Fire(after.astimezone(tz)).key}
-    cursor = after.astimezone(dt.timezone.utc) + ONE_SECOND
+    seen = set()
     while True:
         fire_time = earliest_fire_time(triggers, cursor)
         if fire_time is None:
@@ -76,7 +82,8 @@ def iter_fires(times, days, tz_name, after):
             yesterday = fire.local_date - dt.timedelta(days=1)
             seen = {key for key in seen if key[0] >= yesterday}
             seen.add(fire.key)
-            yield fire
+            if fire.at > after:
+                yield fire
         cursor = fire.at + ONE_SECOND  # in UTC: wall-clock arithmetic would lose the fold
 
 
