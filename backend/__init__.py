@@ -15,7 +15,7 @@ def create_app(config=None):
     from apispec.ext.marshmallow import MarshmallowPlugin
 
     from backend.api import schema_name
-    from backend.extensions import api, db, migrate
+    from backend.extensions import api, db, limiter, migrate
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_config(app.instance_path, config))
@@ -34,6 +34,7 @@ def create_app(config=None):
         "security": [{"bearerAuth": []}],
     })
     auth.init_app(app)
+    limiter.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from backend.sqlite import init_app as sqlite_init_app
         sqlite_init_app(app)
@@ -50,8 +51,9 @@ def register_blueprints(api):
     from backend.doses.routes import blp as doses
     from backend.ops.routes import blp as ops
     from backend.reminders.routes import blp as reminders
+    from backend.sharing.routes import blp as sharing
 
-    for blueprint in (ops, accounts, checkins, doses, reminders):
+    for blueprint in (ops, accounts, checkins, doses, reminders, sharing):
         api.register_blueprint(blueprint)
 
 

@@ -32,7 +32,13 @@ def load_config(instance_path, overrides=None):
         "GOOGLE_APPLICATION_CREDENTIALS": env.get("GOOGLE_APPLICATION_CREDENTIALS"),
         "CARELOOP_PUSH": env.get("CARELOOP_PUSH", "firebase" if production else "local"),
         "CARELOOP_FCM_ENDPOINT": env.get("CARELOOP_FCM_ENDPOINT"),
+        # How many occurrences (or retries) one pushing transaction claims; unset: the jobs' defaults.
+        "CARELOOP_DISPATCH_BATCH": int(env.get("CARELOOP_DISPATCH_BATCH") or 0) or None,
         "REDIS_URL": env.get("REDIS_URL"),
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Where the clinician report links point (the public address of this API).
+        "CARELOOP_PUBLIC_URL": env.get("CARELOOP_PUBLIC_URL", "http://127.0.0.1:5000"),
         # Bodies are small JSON documents; anything bigger is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(env.get("CARELOOP_MAX_BODY_BYTES", 64 * 1024)),
         "API_TITLE": "Careloop API",

@@ -5,3 +5,4 @@ from backend.checkins.models import CheckIn  # noqa: F401
 from backend.doses.models import Dose  # noqa: F401
 from backend.push.models import LocalPush, PushDelivery  # noqa: F401
 from backend.reminders.models import ReminderOccurrence, ReminderSchedule  # noqa: F401
+from backend.sharing.models import AccessLogEntry, ReportLink, Share, ShareInvite  # noqa: F401

@@ -6,6 +6,7 @@ run in `careloop jobs` (a BlockingScheduler, any number of processes side by sid
 """
 
 import dataclasses
+import functools
 import logging
 import time
 
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from flask import current_app
 
 from backend.accounts.services import prune_stale_devices
 from backend.extensions import db
@@ -31,21 +33,29 @@ def in_batches(step):
     for _ in range(MAX_BATCHES_PER_RUN):
         count = step(utcnow())
         db.session.commit()
+        # Sessions keep objects loaded after commit (see extensions.db); each batch starts fresh.
+        db.session.expire_all()
         handled += count
         if not count:
             break
     return handled
 
 
+def sized(step):
+    """A pushing step with the configured CARELOOP_DISPATCH_BATCH, if any, as its batch size."""
+    size = current_app.config.get("CARELOOP_DISPATCH_BATCH")
+    return functools.partial(step, batch_size=size) if size else step
+
+
 def send_reminders():
     """Create due occurrences, push them (unless a check-in already answered them), retry failures."""
-    return (in_batches(dispatch.materialize_due) + in_batches(dispatch.dispatch_due)
-            + in_batches(dispatch.retry_deliveries))
+    return (in_batches(dispatch.materialize_due) + in_batches(sized(dispatch.dispatch_due))
+            + in_batches(sized(dispatch.retry_deliveries)))
 
 
 def follow_up_checkins():
     """Nudge once for check-ins still missing after the follow-up delay."""
-    return in_batches(dispatch.send_follow_ups)
+    return in_batches(sized(dispatch.send_follow_ups))
 
 
 def prune_devices():
@@ -71,6 +81,9 @@ class JobRunner:
     """Runs one job inside an app context; when the database is away, logs and backs off."""
 
     MAX_BACKOFF = 300
+    # Scheduler ticks jitter: a run starting this much before resume_at is the one it waits for
+    # (without it, the tick landing on resume_at is skipped and every backoff lasts a tick longer).
+    TICK_SLACK = 1.0
 
     def __init__(self, app, job):
         self.app, self.job = app, job
@@ -78,7 +91,8 @@ class JobRunner:
         self.resume_at = 0.0
 
     def __call__(self):
-        if time.monotonic() < self.resume_at:
+        started = time.monotonic()
+        if started + self.TICK_SLACK < self.resume_at:
             return None
         with self.app.app_context():
             try:
@@ -87,7 +101,7 @@ class JobRunner:
                 db.session.rollback()
                 self.failures += 1
                 delay = min(self.MAX_BACKOFF, self.job.every_seconds * 2 ** (self.failures - 1))
-                self.resume_at = time.monotonic() + delay
+                self.resume_at = started + delay
                 log.warning("job %s: database unavailable (%s); retrying in %ss",
                             self.job.name, type(error.orig or error).__name__, delay)
                 return None

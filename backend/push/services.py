@@ -4,6 +4,7 @@ import dataclasses
 import datetime as dt
 import logging
 import random
+import uuid
 
 from flask import current_app
 
@@ -59,7 +60,10 @@ def firebase_transport(app):
     else:
         credential = credentials.ApplicationDefault()
     sdk_app = firebase_admin.initialize_app(
-        credential, options={"projectId": app.config["FIREBASE_PROJECT_ID"]}, name=f"careloop-push-{id(app)}")
+        credential, options={"projectId": app.config["FIREBASE_PROJECT_ID"]},
+        # A uuid, not id(app): ids of collected Flask apps are reused, and firebase-admin refuses a
+        # name that is still registered.
+        name=f"careloop-push-{uuid.uuid4().hex}")
     return FirebaseTransport(sdk_app, endpoint=endpoint)
 
 

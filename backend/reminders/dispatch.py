@@ -32,7 +32,10 @@ PUSH_LIFETIME = dt.timedelta(hours=1)
 
 
 def claim(query):
-    return db.session.scalars(query.with_for_update(skip_locked=True)).unique().all()
+    # OF the claimed table only: a bare FOR UPDATE also locks the eager-loaded schedule, so a user
+    # editing that reminder would wait for the whole FCM round trip.
+    claimed = query.column_descriptions[0]["entity"]
+    return db.session.scalars(query.with_for_update(of=claimed, skip_locked=True)).unique().all()
 
 
 def insert_ignoring_duplicates(model, rows):

@@ -5,7 +5,7 @@ import re
 import marshmallow as ma
 
 from backend.accounts.schemas import TimeZoneField
-from backend.api import Instant, RangeQuerySchema, Schema, page_schema
+from backend.api import Instant, Integer, RangeQuerySchema, Schema, Text, page_schema
 from backend.reminders.models import KINDS, WEEKDAYS
 
 TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -27,9 +27,9 @@ class ReminderSchema(Schema):
     timezone = TimeZoneField(allow_none=True, load_default=None, metadata={
         "description": "IANA zone; null follows the profile's zone (travel moves the reminder)"})
     active = ma.fields.Boolean(load_default=True)
-    label = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 80),
-                             metadata={"description": "Private; shown in push texts only if the user chose detailed texts"})
-    follow_up_minutes = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(*FOLLOW_UP_MINUTES), metadata={
+    label = Text(allow_none=True, validate=ma.validate.Length(1, 80),
+                 metadata={"description": "Private; shown in push texts only if the user chose detailed texts"})
+    follow_up_minutes = Integer(allow_none=True, validate=ma.validate.Range(*FOLLOW_UP_MINUTES), metadata={
         "description": "Check-in reminders: one nudge if no check-in arrives within this delay"})
     next_fire_at = Instant(dump_only=True, allow_none=True, metadata={"description": "Next due instant (UTC)"})
     created_at = Instant(dump_only=True)
@@ -76,7 +76,7 @@ class OccurrenceSchema(Schema):
 
 
 class SnoozeSchema(Schema):
-    minutes = ma.fields.Integer(required=True, validate=ma.validate.Range(*SNOOZE_MINUTES))
+    minutes = Integer(required=True, validate=ma.validate.Range(*SNOOZE_MINUTES))
 
 
 class ReceiptSchema(Schema):

@@ -15,6 +15,8 @@ MAX_SNOOZES = 6
 # A check-in done shortly before a check-in reminder answers it; a late one still does for a day.
 EARLY_ANSWER = dt.timedelta(minutes=30)
 ANSWERABLE_FOR = dt.timedelta(hours=24)
+# What decides when a schedule fires; other changes (label, follow-up) leave next_fire_at alone.
+WHEN_FIELDS = ("times", "days", "timezone", "active")
 
 
 def schedule_timezone(schedule, user):
@@ -54,8 +56,11 @@ def update_reminder(user, reminder_id, changes):
     schedule = records.get_owned(ReminderSchedule, user, reminder_id)
     if changes.get("follow_up_minutes") and schedule.kind != "checkin":
         raise InvalidInput("follow_up_minutes", "Only check-in reminders have a follow-up.")
+    # Replanning from now would skip a fire that is due but not yet taken by the jobs.
+    moved = any(name in changes and changes[name] != getattr(schedule, name) for name in WHEN_FIELDS)
     records.update_owned(ReminderSchedule, user, reminder_id, changes)
-    plan_next_fire(schedule, user)
+    if moved:
+        plan_next_fire(schedule, user)
     if not schedule.active:
         drop_pending_occurrences(schedule)
     db.session.flush()
@@ -96,7 +101,12 @@ def answer_with_checkin(user, recorded_at, now=None):
                ReminderOccurrence.due_at <= recorded_at + EARLY_ANSWER,
                ReminderOccurrence.due_at >= recorded_at - ANSWERABLE_FOR)
         .values(status=ANSWERED, answered_at=now or utcnow(), answered_by="checkin")
-        .execution_options(synchronize_session="fetch"))
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        # Occurrences already loaded in this session would otherwise keep their old status.
+        for occurrence in list(db.session.identity_map.values()):
+            if isinstance(occurrence, ReminderOccurrence):
+                db.session.expire(occurrence)
     return result.rowcount
 
 

@@ -1,0 +1,200 @@
+"""/v1/shares, /v1/report-links, /v1/patients/{id}/… (scoped reads) and /v1/me/access-log."""
+
+from flask import current_app, g
+from flask.views import MethodView
+
+from backend.api import Blueprint, RangeQuerySchema, patch_schema
+from backend.auth import authenticate, current_user
+from backend.checkins.services import list_checkins
+from backend.doses.services import list_doses
+from backend.extensions import db, limiter
+from backend.sharing import services
+from backend.sharing.schemas import (AcceptSchema, AccessLogPageSchema, InviteCreateSchema, InviteListSchema,
+                                     NewInviteSchema, NewReportLinkSchema, ReportLinkCreateSchema,
+                                     ReportLinkListSchema, ShareListSchema, SharePatchSchema, ShareQuerySchema,
+                                     ShareSchema, SharedCheckInPageSchema, SharedDosePageSchema, SummaryQuerySchema,
+                                     SummarySchema)
+from backend.sharing.summary import DEFAULT_SPAN, summarize
+from backend.sqltypes import utcnow
+
+blp = Blueprint("sharing", __name__, url_prefix="/v1", description="Sharing with caregivers and clinicians")
+blp.before_request(authenticate)
+
+
+def _failed(response):
+    return response.status_code >= 400
+
+
+def caller_key():
+    """Throttle code guessing per account and address together."""
+    from flask import request
+    user = g.get("user")
+    return f"{user.id if user else '-'}|{request.remote_addr}"
+
+
+def _present_share(share):
+    return {**{c: getattr(share, c) for c in ("id", "role", "scopes", "alerts", "created_at", "revoked_at",
+                                                "revoked_by")},
+            "patient": services.patient_of(share.patient_id), "viewer": services.patient_of(share.viewer_id)}
+
+
+def _present_invite(invite, now, code=None):
+    data = {c: getattr(invite, c) for c in ("id", "role", "scopes", "alerts", "expires_at", "created_at")}
+    data["state"] = invite.state(now)
+    if code:
+        data["code"] = code
+        data["link"] = f"careloop://invite/{code}"
+    return data
+
+
+@blp.route("/shares/invites")
+class Invites(MethodView):
+    @blp.response(200, InviteListSchema)
+    def get(self):
+        """List the invites I made."""
+        now = utcnow()
+        return {"items": [_present_invite(i, now) for i in services.list_invites(current_user())]}
+
+    @blp.arguments(InviteCreateSchema)
+    @blp.response(201, NewInviteSchema)
+    def post(self, data):
+        """Invite a caregiver or clinician: a one-time code, shown only in this response."""
+        invite, code = services.create_invite(current_user(), data)
+        db.session.commit()
+        return _present_invite(invite, utcnow(), code)
+
+
+@blp.route("/shares/invites/<uuid:invite_id>")
+class InviteById(MethodView):
+    @blp.response(204)
+    def delete(self, invite_id):
+        """Withdraw an invite that was not accepted yet."""
+        services.revoke_invite(current_user(), invite_id)
+        db.session.commit()
+
+
+@blp.route("/shares/accept")
+class Accept(MethodView):
+    decorators = [limiter.limit("5 per 10 minutes", key_func=caller_key, deduct_when=_failed,
+                                methods=["POST"])]
+
+    @blp.arguments(AcceptSchema)
+    @blp.response(201, ShareSchema)
+    def post(self, data):
+        """Accept an invite code and become linked to the patient who made it."""
+        share = services.accept_invite(current_user(), data["code"])
+        db.session.commit()
+        return _present_share(share)
+
+
+@blp.route("/shares")
+class Shares(MethodView):
+    @blp.arguments(ShareQuerySchema, location="query")
+    @blp.response(200, ShareListSchema)
+    def get(self, args):
+        """List my shares, as the patient and as a caregiver or clinician."""
+        return {"items": [_present_share(s) for s in services.list_shares(current_user(), args)]}
+
+
+@blp.route("/shares/<uuid:share_id>")
+class ShareById(MethodView):
+    @blp.arguments(patch_schema(SharePatchSchema))
+    @blp.response(200, ShareSchema)
+    def patch(self, changes, share_id):
+        """Change what a share lets the other person see (the patient only)."""
+        share = services.update_share(current_user(), share_id, changes)
+        db.session.commit()
+        return _present_share(share)
+
+    @blp.response(204)
+    def delete(self, share_id):
+        """End a share, from either side; it takes effect on the very next request."""
+        services.revoke_share(current_user(), share_id)
+        db.session.commit()
+
+
+@blp.route("/report-links")
+class ReportLinks(MethodView):
+    @blp.response(200, ReportLinkListSchema)
+    def get(self):
+        """List my clinician report links."""
+        return {"items": services.list_report_links(current_user())}
+
+    @blp.arguments(ReportLinkCreateSchema)
+    @blp.response(201, NewReportLinkSchema)
+    def post(self, data):
+        """Create a read-only report link for a clinician (the address is shown only here)."""
+        link, token = services.create_report_link(current_user(), data)
+        db.session.commit()
+        link.url = f"{current_app.config['CARELOOP_PUBLIC_URL'].rstrip('/')}/r/{token}"
+        return link
+
+
+@blp.route("/report-links/<uuid:link_id>")
+class ReportLinkById(MethodView):
+    @blp.response(204)
+    def delete(self, link_id):
+        """Revoke a report link at once."""
+        services.revoke_report_link(current_user(), link_id)
+        db.session.commit()
+
+
+@blp.route("/me/access-log")
+class AccessLog(MethodView):
+    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.response(200, AccessLogPageSchema)
+    def get(self, args):
+        """Who read my data, what kind, when and from where."""
+        items, next_cursor = services.access_log(current_user(), args)
+        return {"items": items, "next_cursor": next_cursor}
+
+
+def _patient_read(patient_id, scope):
+    """The share (or None for the patient), with notes visibility set for the response."""
+    viewer = current_user()
+    share = services.viewer_share(viewer, patient_id, scope)
+    g.notes_visible = share is None or "notes" in share.scopes
+    return services.patient_of(patient_id), share
+
+
+@blp.route("/patients/<uuid:patient_id>/summary")
+class PatientSummary(MethodView):
+    @blp.arguments(SummaryQuerySchema, location="query")
+    @blp.response(200, SummarySchema)
+    def get(self, args, patient_id):
+        """A linked patient's summary over a time range (within my scopes)."""
+        patient, share = _patient_read(patient_id, "summary")
+        until = args.get("until") or utcnow()
+        since = args.get("since") or until - DEFAULT_SPAN
+        scopes = share.scopes if share else ["checkins", "doses", "notes", "prompts"]
+        summary = summarize(patient, since, until, scopes)
+        services.log_access(patient_id, "summary", viewer=current_user())
+        db.session.commit()
+        return summary
+
+
+@blp.route("/patients/<uuid:patient_id>/checkins")
+class PatientCheckIns(MethodView):
+    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.response(200, SharedCheckInPageSchema)
+    def get(self, args, patient_id):
+        """A linked patient's check-ins, newest first (notes only if shared)."""
+        patient, _ = _patient_read(patient_id, "checkins")
+        items, next_cursor = list_checkins(patient, args)
+        services.log_access(patient_id, "checkins", viewer=current_user())
+        db.session.commit()
+        return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/patients/<uuid:patient_id>/doses")
+class PatientDoses(MethodView):
+    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.response(200, SharedDosePageSchema)
+    def get(self, args, patient_id):
+        """A linked patient's doses, newest first (notes only if shared)."""
+        patient, _ = _patient_read(patient_id, "doses")
+        items, next_cursor = list_doses(patient, args)
+        services.log_access(patient_id, "doses", viewer=current_user())
+        db.session.commit()
+        return {"items": items, "next_cursor": next_cursor}
+

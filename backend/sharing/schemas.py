@@ -1,0 +1,168 @@
+"""Invite, share, report-link, access-log and shared-view payloads."""
+
+import marshmallow as ma
+from flask import g
+
+from backend.api import Instant, RangeQuerySchema, Schema, Text, page_schema
+from backend.checkins.schemas import CheckInSchema
+from backend.doses.schemas import DoseSchema
+from backend.sharing.models import ROLES, SCOPES
+from backend.sharing.services import MAX_INVITE_HOURS, MAX_LINK_DAYS
+
+ScopesField = lambda **kw: ma.fields.List(  # noqa: E731
+    ma.fields.String(validate=ma.validate.OneOf(SCOPES)), validate=ma.validate.Length(1, len(SCOPES)),
+    metadata={"description": "What may be seen: checkins, doses, notes (free text), prompts"}, **kw)
+
+
+def _unique(values):
+    return list(dict.fromkeys(values))
+
+
+class InviteCreateSchema(Schema):
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
+    scopes = ScopesField(required=True)
+    alerts = ma.fields.Boolean(load_default=False, metadata={"description": "Alert this person about high-severity prompts and missed check-ins"})
+    expires_in_hours = ma.fields.Integer(load_default=72, validate=ma.validate.Range(1, MAX_INVITE_HOURS))
+
+    @ma.post_load
+    def _dedupe(self, data, **kwargs):
+        data["scopes"] = _unique(data["scopes"])
+        return data
+
+
+class InviteSchema(Schema):
+    id = ma.fields.UUID(dump_only=True)
+    role = ma.fields.String(dump_only=True)
+    scopes = ma.fields.List(ma.fields.String(), dump_only=True)
+    alerts = ma.fields.Boolean(dump_only=True)
+    state = ma.fields.String(dump_only=True, metadata={"description": "pending, accepted, revoked or expired"})
+    expires_at = Instant(dump_only=True)
+    created_at = Instant(dump_only=True)
+
+
+class NewInviteSchema(InviteSchema):
+    code = ma.fields.String(dump_only=True, metadata={"description": "Shown once; give it to the person", "example": "7K2QH-9XW4M"})
+    link = ma.fields.String(dump_only=True, metadata={"description": "The same code as an app link"})
+
+
+class AcceptSchema(Schema):
+    code = Text(required=True, validate=ma.validate.Length(1, 32))
+
+
+class PersonSchema(Schema):
+    id = ma.fields.UUID(dump_only=True)
+    display_name = ma.fields.String(dump_only=True, allow_none=True)
+
+
+class ShareSchema(Schema):
+    id = ma.fields.UUID(dump_only=True)
+    patient = ma.fields.Nested(PersonSchema, dump_only=True)
+    viewer = ma.fields.Nested(PersonSchema, dump_only=True)
+    role = ma.fields.String(dump_only=True)
+    scopes = ScopesField(dump_only=True)
+    alerts = ma.fields.Boolean(dump_only=True)
+    created_at = Instant(dump_only=True)
+    revoked_at = Instant(dump_only=True, allow_none=True)
+    revoked_by = ma.fields.String(dump_only=True, allow_none=True)
+
+
+class ShareListSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(ShareSchema), required=True)
+
+
+class ShareQuerySchema(Schema):
+    as_ = ma.fields.String(data_key="as", validate=ma.validate.OneOf(("patient", "viewer")), attribute="as")
+    include_revoked = ma.fields.Boolean(load_default=False)
+
+
+class SharePatchSchema(Schema):
+    scopes = ScopesField()
+    alerts = ma.fields.Boolean()
+
+
+class ReportLinkCreateSchema(Schema):
+    label = Text(allow_none=True, validate=ma.validate.Length(1, 80), metadata={"description": "For you, e.g. the clinic's name"})
+    scopes = ScopesField(load_default=["checkins", "doses", "prompts"])
+    expires_in_days = ma.fields.Integer(load_default=30, validate=ma.validate.Range(1, MAX_LINK_DAYS))
+    since = Instant(past_only=False, metadata={"description": "Fixed start of the report; default: 90 days before each viewing"})
+    until = Instant(past_only=False, metadata={"description": "Fixed end of the report"})
+
+    @ma.validates_schema
+    def _range_in_order(self, data, **kwargs):
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise ma.ValidationError("Must be after `since`.", "until")
+
+
+class ReportLinkSchema(Schema):
+    id = ma.fields.UUID(dump_only=True)
+    label = ma.fields.String(dump_only=True, allow_none=True)
+    scopes = ma.fields.List(ma.fields.String(), dump_only=True)
+    since = Instant(dump_only=True, allow_none=True, attribute="range_start")
+    until = Instant(dump_only=True, allow_none=True, attribute="range_end")
+    expires_at = Instant(dump_only=True)
+    revoked_at = Instant(dump_only=True, allow_none=True)
+    last_viewed_at = Instant(dump_only=True, allow_none=True)
+    created_at = Instant(dump_only=True)
+
+
+class NewReportLinkSchema(ReportLinkSchema):
+    url = ma.fields.String(dump_only=True, metadata={"description": "Shown once: the report's address"})
+
+
+class ReportLinkListSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(ReportLinkSchema), required=True)
+
+
+class InviteListSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(InviteSchema), required=True)
+
+
+class AccessLogEntrySchema(Schema):
+    id = ma.fields.UUID(dump_only=True)
+    at = Instant(dump_only=True)
+    who = ma.fields.String(dump_only=True, attribute="viewer_label")
+    viewer_id = ma.fields.UUID(dump_only=True, allow_none=True)
+    report_link_id = ma.fields.UUID(dump_only=True, allow_none=True)
+    data_kind = ma.fields.String(dump_only=True, metadata={"description": "summary, checkins, doses, prompts or report"})
+    ip_address = ma.fields.String(dump_only=True, allow_none=True)
+    user_agent = ma.fields.String(dump_only=True, allow_none=True)
+
+
+AccessLogPageSchema = page_schema(AccessLogEntrySchema)
+
+
+class HidesUnsharedNotes:
+    """Viewers see free-text notes only when the patient shared `notes`."""
+
+    @ma.post_dump
+    def _hide_note(self, data, **kwargs):
+        if not g.get("notes_visible", False):
+            data.pop("note", None)
+        return data
+
+
+class SharedCheckInSchema(HidesUnsharedNotes, CheckInSchema):
+    pass
+
+
+class SharedDoseSchema(HidesUnsharedNotes, DoseSchema):
+    pass
+
+
+SharedCheckInPageSchema = page_schema(SharedCheckInSchema)
+SharedDosePageSchema = page_schema(SharedDoseSchema)
+
+
+class SummaryQuerySchema(RangeQuerySchema):
+    class Meta(RangeQuerySchema.Meta):
+        exclude = ("cursor", "limit")
+
+
+class SummarySchema(Schema):
+    patient = ma.fields.Nested(PersonSchema, required=True)
+    since = Instant(required=True)
+    until = Instant(required=True)
+    timezone = ma.fields.String(required=True)
+    checkins = ma.fields.Dict(allow_none=True, metadata={"description": "Counts and means (absent without the checkins scope)"})
+    doses = ma.fields.Dict(allow_none=True, metadata={"description": "Daily totals per substance and unit (absent without the doses scope)"})
+    reminders = ma.fields.Dict(allow_none=True, metadata={"description": "Check-in reminder adherence counts"})

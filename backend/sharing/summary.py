@@ -1,0 +1,60 @@
+"""A patient's data over a time range in a few numbers: what a caregiver or clinician reads first."""
+
+import datetime as dt
+import statistics
+import zoneinfo
+from collections import Counter
+
+import sqlalchemy as sa
+
+from backend.checkins.models import ADHD_ITEMS, CheckIn
+from backend.checkins.vocabulary import LIVER_WARNING_SIGNS
+from backend.doses.services import daily_totals
+from backend.extensions import db
+from backend.reminders.models import ReminderOccurrence
+
+DEFAULT_SPAN = dt.timedelta(days=30)
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return round(statistics.fmean(values), 2) if values else None
+
+
+def checkin_summary(patient, since, until):
+    rows = db.session.scalars(sa.select(CheckIn).where(
+        CheckIn.user_id == patient.id, CheckIn.deleted_at.is_(None),
+        CheckIn.recorded_at >= since, CheckIn.recorded_at < until)).all()
+    side_effects = Counter(s for c in rows for s in c.side_effects)
+    withdrawal = Counter(s for c in rows for s in c.withdrawal_symptoms)
+    return {
+        "count": len(rows),
+        "mean_peg": _mean(c.peg_score for c in rows),
+        "mean_pain": _mean(c.pain for c in rows),
+        "mean_adhd": {item: _mean(getattr(c, item) for c in rows) for item in ADHD_ITEMS},
+        "mean_mood": _mean(c.mood for c in rows),
+        "mean_sleep_hours": _mean(c.sleep_hours for c in rows),
+        "side_effects": dict(side_effects.most_common()),
+        "withdrawal_symptoms": dict(withdrawal.most_common()),
+        "liver_warning_signs": {s: side_effects[s] for s in LIVER_WARNING_SIGNS if side_effects[s]},
+    }
+
+
+def adherence_summary(patient, since, until):
+    occurrences = db.session.scalars(sa.select(ReminderOccurrence).where(
+        ReminderOccurrence.user_id == patient.id, ReminderOccurrence.due_at >= since,
+        ReminderOccurrence.due_at < until)).all()
+    return dict(Counter(o.adherence for o in occurrences))
+
+
+def summarize(patient, since, until, scopes):
+    tz = zoneinfo.ZoneInfo(patient.timezone)
+    summary = {"patient": patient, "since": since, "until": until, "timezone": patient.timezone}
+    if "checkins" in scopes:
+        summary["checkins"] = checkin_summary(patient, since, until)
+        summary["reminders"] = adherence_summary(patient, since, until)
+    if "doses" in scopes:
+        first, last = since.astimezone(tz).date(), (until - dt.timedelta(microseconds=1)).astimezone(tz).date()
+        summary["doses"] = {"daily_totals": [
+            {**item, "date": item["date"].isoformat()} for item in daily_totals(patient, first, last)["items"]]}
+    return summary

@@ -1,0 +1,38 @@
+"""`python -m bench [name …]`: run the named benchmarks, or all of them.
+
+A benchmark is a module with a `main()` that prints its own table, writes
+bench/results/<name>.json and returns its results; add it to BENCHMARKS to register it.
+"""
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+
+BENCHMARKS = {
+    "foundation": "bench.foundation",
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Run the named benchmarks, or all of them.")
+    parser.add_argument("names", nargs="*", metavar="name", help=f"one of: {', '.join(BENCHMARKS)} (default: all)")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+
+    # Before create_app() would configure INFO logging: migration steps are noise here, and so is
+    # the emulator-mode warning that every app the benchmarks build logs.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("backend.auth").setLevel(logging.ERROR)
+    for name in args.names or BENCHMARKS:
+        started = time.perf_counter()
+        print(f"== {name}", flush=True)
+        importlib.import_module(BENCHMARKS[name]).main()
+        print(f"== {name}: {time.perf_counter() - started:.0f} s\n", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
