@@ -51,9 +51,10 @@ def register_blueprints(api):
     from backend.doses.routes import blp as doses
     from backend.ops.routes import blp as ops
     from backend.reminders.routes import blp as reminders
+    from backend.monitoring.routes import blp as monitoring
     from backend.sharing.routes import blp as sharing
 
-    for blueprint in (ops, accounts, checkins, doses, reminders, sharing):
+    for blueprint in (ops, accounts, checkins, doses, reminders, sharing, monitoring):
         api.register_blueprint(blueprint)
 
 

@@ -127,6 +127,15 @@ class Integer(ma.fields.Integer):
         return super()._validated(value)
 
 
+class Boolean(ma.fields.Boolean):
+    """A JSON boolean: marshmallow's own, meant for query strings too, also loads 1, "yes" and "on"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class Number(ma.fields.Float):
     """A JSON number: unlike marshmallow's Float, never a string such as "2.5"."""
 

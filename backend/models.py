@@ -6,3 +6,5 @@ from backend.doses.models import Dose  # noqa: F401
 from backend.push.models import LocalPush, PushDelivery  # noqa: F401
 from backend.reminders.models import ReminderOccurrence, ReminderSchedule  # noqa: F401
 from backend.sharing.models import AccessLogEntry, ReportLink, Share, ShareInvite  # noqa: F401
+from backend.events.models import Event  # noqa: F401
+from backend.monitoring.models import Plan, Prompt  # noqa: F401

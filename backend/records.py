@@ -44,8 +44,10 @@ def get_owned(model, user, record_id):
     return record
 
 
-def create_once(model, user, data):
+def create_once(model, user, data, on_create=None):
     """Insert a record under its client id; a retry of the same create returns the stored record.
+
+    `on_create(record)` runs only when this call inserted it (a retry records no second event).
 
     The insert comes first and the stored record is read only when it fails: retries are rare,
     and a look-up before the insert would cost every create a query.
@@ -62,6 +64,8 @@ def create_once(model, user, data):
             if existing is None:
                 raise
         else:
+            if on_create is not None:
+                on_create(record)
             return record
     if existing.user_id != user.id:
         raise Conflict("A record with this id already exists.")
@@ -70,13 +74,16 @@ def create_once(model, user, data):
     return existing
 
 
-def update_owned(model, user, record_id, changes):
-    """Apply a partial update to the user's live record."""
+def update_owned(model, user, record_id, changes, on_change=None):
+    """Apply a partial update to the user's live record; `on_change(record)` runs if it changed."""
     record = get_owned(model, user, record_id)
-    for name, value in changes.items():
+    changed = {name: value for name, value in changes.items() if getattr(record, name) != value}
+    for name, value in changed.items():
         setattr(record, name, value)
     record.updated_at = utcnow()
     db.session.flush()
+    if changed and on_change is not None:
+        on_change(record)
     return record
 
 

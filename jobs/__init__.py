@@ -17,6 +17,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import current_app
 
 from backend.accounts.services import prune_stale_devices
+from backend.events.drain import drain_events
+from backend.monitoring.delivery import send_prompt_pushes
+from backend.monitoring.handlers import check_missed_checkins as missed_checkins_step
 from backend.extensions import db
 from backend.reminders import dispatch
 from backend.sqltypes import utcnow
@@ -58,6 +61,16 @@ def follow_up_checkins():
     return in_batches(sized(dispatch.send_follow_ups))
 
 
+def monitor():
+    """Run the monitoring rules on new events, then push the prompts they raised."""
+    return in_batches(drain_events) + in_batches(send_prompt_pushes)
+
+
+def check_missed_checkins():
+    """Prompt people (and alert caregivers) when check-ins stopped while reminders are on."""
+    return in_batches(missed_checkins_step)
+
+
 def prune_devices():
     """Forget device tokens unseen for 270 days."""
     return in_batches(prune_stale_devices)
@@ -73,6 +86,8 @@ class Job:
 JOBS = (
     Job("send-reminders", send_reminders, 10),
     Job("follow-up-checkins", follow_up_checkins, 30),
+    Job("monitor", monitor, 2),
+    Job("missed-checkins", check_missed_checkins, 3600),
     Job("prune-devices", prune_devices, 6 * 3600),
 )
 

@@ -1,6 +1,6 @@
 """Check-in use cases."""
 
-from backend import records
+from backend import events, records
 from backend.checkins.models import CheckIn
 from backend.reminders.services import answer_with_checkin
 
@@ -8,7 +8,8 @@ from backend.reminders.services import answer_with_checkin
 def record_checkin(user, data):
     """Store a check-in under its client id (a retry returns the one already stored); it answers
     the check-in reminders it was done for."""
-    checkin = records.create_once(CheckIn, user, data)
+    checkin = records.create_once(CheckIn, user, data,
+                                  on_create=lambda c: events.record(events.CheckInRecorded(user.id, c.id)))
     answer_with_checkin(user, checkin.recorded_at)
     return checkin
 
@@ -22,7 +23,8 @@ def list_checkins(user, args):
 
 
 def correct_checkin(user, checkin_id, changes):
-    return records.update_owned(CheckIn, user, checkin_id, changes)
+    return records.update_owned(CheckIn, user, checkin_id, changes,
+                                on_change=lambda c: events.record(events.CheckInChanged(user.id, c.id)))
 
 
 def delete_checkin(user, checkin_id):

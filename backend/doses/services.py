@@ -6,14 +6,15 @@ from collections import defaultdict
 
 import sqlalchemy as sa
 
-from backend import records
+from backend import events, records
 from backend.doses.models import Dose
 from backend.extensions import db
 
 
 def log_dose(user, data):
     """Store a dose under its client id; a retry returns the one already stored."""
-    return records.create_once(Dose, user, data)
+    return records.create_once(Dose, user, data,
+                               on_create=lambda d: events.record(events.DoseLogged(user.id, d.id)))
 
 
 def get_dose(user, dose_id):
@@ -25,7 +26,8 @@ def list_doses(user, args):
 
 
 def correct_dose(user, dose_id, changes):
-    return records.update_owned(Dose, user, dose_id, changes)
+    return records.update_owned(Dose, user, dose_id, changes,
+                                on_change=lambda d: events.record(events.DoseChanged(user.id, d.id)))
 
 
 def delete_dose(user, dose_id):

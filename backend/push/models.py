@@ -18,15 +18,19 @@ class PushDelivery(db.Model):
     __tablename__ = "push_deliveries"
     __table_args__ = (
         sa.UniqueConstraint("occurrence_id", "device_id", "purpose", name="uq_push_deliveries_target"),
+        sa.UniqueConstraint("prompt_id", "device_id", "purpose", name="uq_push_deliveries_prompt_target"),
         sa.Index("ix_push_deliveries_retry", "next_attempt_at",
                  postgresql_where=sa.text("status = 'retry'"), sqlite_where=sa.text("status = 'retry'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    occurrence_id: Mapped[uuid.UUID] = mapped_column(
+    # What the push is about: a reminder occurrence or a monitoring prompt.
+    occurrence_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("reminder_occurrences.id", ondelete="CASCADE"))
+    prompt_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("prompts.id", ondelete="CASCADE"))
     device_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("devices.id", ondelete="CASCADE"), index=True)
-    # "reminder", "snooze-<n>" or "follow_up": each is pushed at most once per device.
+    # "reminder", "snooze-<n>", "follow_up", "prompt" or "alert" (to a caregiver): each is pushed at
+    # most once per device.
     purpose: Mapped[str] = mapped_column(sa.String(16))
     status: Mapped[str] = mapped_column(sa.String(16))
     attempts: Mapped[int] = mapped_column(sa.SmallInteger, default=1)

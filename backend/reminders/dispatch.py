@@ -12,6 +12,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from backend import events
 from backend.accounts.models import Device, User
 from backend.checkins.models import CheckIn
 from backend.extensions import db
@@ -181,6 +182,7 @@ def send_follow_ups(now, batch_size=200):
             mark_answered(occurrence, now)
             continue
         occurrence.status = MISSED
+        events.record(events.ReminderMissed(user.id, occurrence.id))
         if user.quiet_until(now) is None and now - occurrence.follow_up_at <= CATCH_UP_WINDOW:
             outgoing += _deliveries_for(occurrence, "follow_up", user, devices.get(user.id, ()), now)
             occurrence.follow_up_sent_at = now
@@ -191,7 +193,11 @@ def send_follow_ups(now, batch_size=200):
 
 
 def retry_deliveries(now, batch_size=500):
-    """Send again the pushes that were throttled or hit a server error, once their backoff is over."""
+    """Send again the pushes (reminders and prompts) that were throttled or hit a server error,
+    once their backoff is over."""
+    from backend.monitoring.delivery import prompt_message
+    from backend.monitoring.models import Prompt
+
     deliveries = claim(
         sa.select(push_models.PushDelivery)
         .where(push_models.PushDelivery.status == push_models.RETRY,
@@ -200,21 +206,29 @@ def retry_deliveries(now, batch_size=500):
     if not deliveries:
         return 0
     occurrences = {o.id: o for o in db.session.scalars(sa.select(ReminderOccurrence).where(
-        ReminderOccurrence.id.in_({d.occurrence_id for d in deliveries})))}
-    users, _ = _context(list(occurrences.values()))
+        ReminderOccurrence.id.in_({d.occurrence_id for d in deliveries if d.occurrence_id})))}
+    prompts = {p.id: p for p in db.session.scalars(sa.select(Prompt).where(
+        Prompt.id.in_({d.prompt_id for d in deliveries if d.prompt_id})))}
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(
+        {o.user_id for o in occurrences.values()} | {p.user_id for p in prompts.values()})))}
     device_rows = {d.id: d for d in db.session.scalars(sa.select(Device).where(
         Device.id.in_({d.device_id for d in deliveries})))}
     outgoing = []
     for delivery in deliveries:
-        occurrence, device = occurrences[delivery.occurrence_id], device_rows[delivery.device_id]
+        device = device_rows[delivery.device_id]
+        occurrence = occurrences.get(delivery.occurrence_id)
         delivery.next_attempt_at = None
-        if not device.active or occurrence.status == ANSWERED or now >= delivery.expires_at:
+        answered = occurrence is not None and occurrence.status == ANSWERED
+        if not device.active or answered or now >= delivery.expires_at:
             delivery.status = push_models.EXPIRED
             continue
         delivery.attempts += 1
-        user = users[occurrence.user_id]
-        outgoing.append(push.Outgoing(delivery, device,
-                                      reminder_message(occurrence, delivery.purpose, user, device.token)))
+        if occurrence is not None:
+            message = reminder_message(occurrence, delivery.purpose, users[occurrence.user_id], device.token)
+        else:
+            prompt = prompts[delivery.prompt_id]
+            message = prompt_message(prompt, delivery.purpose, users[prompt.user_id], device.token)
+        outgoing.append(push.Outgoing(delivery, device, message))
     push.send(outgoing, now)
     db.session.flush()
     return len(deliveries)

@@ -5,7 +5,7 @@ import re
 import marshmallow as ma
 
 from backend.accounts.schemas import TimeZoneField
-from backend.api import Instant, Integer, RangeQuerySchema, Schema, Text, page_schema
+from backend.api import Boolean, Instant, Integer, RangeQuerySchema, Schema, Text, page_schema
 from backend.reminders.models import KINDS, WEEKDAYS
 
 TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -26,7 +26,7 @@ class ReminderSchema(Schema):
                           metadata={"description": "Weekdays it fires on; every day when omitted"})
     timezone = TimeZoneField(allow_none=True, load_default=None, metadata={
         "description": "IANA zone; null follows the profile's zone (travel moves the reminder)"})
-    active = ma.fields.Boolean(load_default=True)
+    active = Boolean(load_default=True)
     label = Text(allow_none=True, validate=ma.validate.Length(1, 80),
                  metadata={"description": "Private; shown in push texts only if the user chose detailed texts"})
     follow_up_minutes = Integer(allow_none=True, validate=ma.validate.Range(*FOLLOW_UP_MINUTES), metadata={

@@ -35,12 +35,11 @@ def plan_next_fire(schedule, user, now=None):
 
 def create_reminder(user, data):
     """Create a schedule under its client id (a retry returns the stored one)."""
-    existing = db.session.get(ReminderSchedule, data["id"])
-    schedule = records.create_once(ReminderSchedule, user, data)
-    if existing is None:
+    def first_fire(schedule):
         plan_next_fire(schedule, user)
         db.session.flush()
-    return schedule
+
+    return records.create_once(ReminderSchedule, user, data, on_create=first_fire)
 
 
 def get_reminder(user, reminder_id):
@@ -141,6 +140,8 @@ def snooze(user, occurrence_id, minutes, now=None):
     occurrence = get_occurrence(user, occurrence_id)
     if occurrence.status == ANSWERED:
         raise Conflict("This reminder was already answered.")
+    if occurrence.schedule.deleted_at is not None or not occurrence.schedule.active:
+        raise Conflict("This reminder was switched off or deleted.")
     if occurrence.snooze_count >= MAX_SNOOZES:
         raise Conflict(f"A reminder can be snoozed at most {MAX_SNOOZES} times.")
     occurrence.status = PENDING

@@ -3,7 +3,7 @@
 import marshmallow as ma
 from flask import g
 
-from backend.api import Instant, RangeQuerySchema, Schema, Text, page_schema
+from backend.api import Boolean, Instant, Integer, RangeQuerySchema, Schema, Text, page_schema
 from backend.checkins.schemas import CheckInSchema
 from backend.doses.schemas import DoseSchema
 from backend.sharing.models import ROLES, SCOPES
@@ -21,8 +21,8 @@ def _unique(values):
 class InviteCreateSchema(Schema):
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
     scopes = ScopesField(required=True)
-    alerts = ma.fields.Boolean(load_default=False, metadata={"description": "Alert this person about high-severity prompts and missed check-ins"})
-    expires_in_hours = ma.fields.Integer(load_default=72, validate=ma.validate.Range(1, MAX_INVITE_HOURS))
+    alerts = Boolean(load_default=False, metadata={"description": "Alert this person about high-severity prompts and missed check-ins"})
+    expires_in_hours = Integer(load_default=72, validate=ma.validate.Range(1, MAX_INVITE_HOURS))
 
     @ma.post_load
     def _dedupe(self, data, **kwargs):
@@ -77,13 +77,19 @@ class ShareQuerySchema(Schema):
 
 class SharePatchSchema(Schema):
     scopes = ScopesField()
-    alerts = ma.fields.Boolean()
+    alerts = Boolean()
+
+    @ma.post_load
+    def _dedupe(self, data, **kwargs):
+        if "scopes" in data:
+            data["scopes"] = _unique(data["scopes"])
+        return data
 
 
 class ReportLinkCreateSchema(Schema):
     label = Text(allow_none=True, validate=ma.validate.Length(1, 80), metadata={"description": "For you, e.g. the clinic's name"})
     scopes = ScopesField(load_default=["checkins", "doses", "prompts"])
-    expires_in_days = ma.fields.Integer(load_default=30, validate=ma.validate.Range(1, MAX_LINK_DAYS))
+    expires_in_days = Integer(load_default=30, validate=ma.validate.Range(1, MAX_LINK_DAYS))
     since = Instant(past_only=False, metadata={"description": "Fixed start of the report; default: 90 days before each viewing"})
     until = Instant(past_only=False, metadata={"description": "Fixed end of the report"})
 
@@ -91,6 +97,11 @@ class ReportLinkCreateSchema(Schema):
     def _range_in_order(self, data, **kwargs):
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
             raise ma.ValidationError("Must be after `since`.", "until")
+
+    @ma.post_load
+    def _dedupe(self, data, **kwargs):
+        data["scopes"] = _unique(data["scopes"])
+        return data
 
 
 class ReportLinkSchema(Schema):

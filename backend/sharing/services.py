@@ -12,7 +12,7 @@ import secrets
 import sqlalchemy as sa
 from flask import request
 
-from backend import records
+from backend import events, records
 from backend.accounts.models import User
 from backend.errors import Conflict, NotFound, Problem
 from backend.extensions import db
@@ -94,6 +94,7 @@ def accept_invite(viewer, code, now=None):
     share.role, share.scopes, share.alerts, share.updated_at = invite.role, invite.scopes, invite.alerts, now
     db.session.flush()
     invite.accepted_at, invite.share_id = now, share.id
+    events.record(events.ShareAccepted(share.patient_id, share.id))
     db.session.flush()
     return share
 
@@ -135,6 +136,7 @@ def revoke_share(user, share_id, now=None):
     if share.revoked_at is None:
         share.revoked_at = now or utcnow()
         share.revoked_by = "patient" if share.patient_id == user.id else "viewer"
+        events.record(events.ShareRevoked(share.patient_id, share.id))
         db.session.flush()
 
 

@@ -1,0 +1,70 @@
+"""Domain events: frozen dataclasses named in the past tense, recorded in the outbox.
+
+`record()` adds the event to the current transaction, so an event exists exactly when the change
+that caused it was committed. The jobs drain the outbox and run the handlers in HANDLERS.
+"""
+
+import dataclasses
+import uuid
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckInRecorded:
+    user_id: uuid.UUID
+    checkin_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckInChanged:
+    user_id: uuid.UUID
+    checkin_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class DoseLogged:
+    user_id: uuid.UUID
+    dose_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class DoseChanged:
+    user_id: uuid.UUID
+    dose_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class ReminderMissed:
+    user_id: uuid.UUID
+    occurrence_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class ShareAccepted:
+    user_id: uuid.UUID
+    share_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class ShareRevoked:
+    user_id: uuid.UUID
+    share_id: uuid.UUID
+
+
+EVENT_TYPES = {cls.__name__: cls for cls in (
+    CheckInRecorded, CheckInChanged, DoseLogged, DoseChanged, ReminderMissed, ShareAccepted, ShareRevoked)}
+
+
+def record(event):
+    """Append `event` to the outbox in the caller's transaction (flushed with the change)."""
+    from backend.events.models import Event
+    from backend.extensions import db
+
+    payload = {k: str(v) for k, v in dataclasses.asdict(event).items() if k != "user_id"}
+    db.session.add(Event(user_id=event.user_id, name=type(event).__name__, payload=payload))
+
+
+def load(row):
+    """The dataclass for an outbox row."""
+    cls = EVENT_TYPES[row.name]
+    fields = {f.name: uuid.UUID(row.payload[f.name]) for f in dataclasses.fields(cls) if f.name != "user_id"}
+    return cls(user_id=row.user_id, **fields)

@@ -1,0 +1,63 @@
+"""Draining the outbox: claim the pending events of some users, run their handlers in order.
+
+Users, not single events, are claimed (FOR UPDATE SKIP LOCKED on their rows), so one person's
+events are handled in the order they were written, by one process at a time, while other
+processes take other people. A failing handler is logged and its event retried with backoff;
+it does not stop the other events. Handlers are idempotent, so a crash simply replays.
+"""
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+
+from backend import events
+from backend.accounts.models import User
+from backend.events.handlers import HANDLERS
+from backend.events.models import Event
+from backend.extensions import db
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+def _due(now):
+    return sa.and_(Event.processed_at.is_(None),
+                   sa.or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now))
+
+
+def drain_events(now, batch_size=50):
+    """Handle the pending events of up to `batch_size` users; returns how many events it handled."""
+    user_ids = db.session.scalars(
+        sa.select(User.id).where(User.id.in_(sa.select(Event.user_id).where(_due(now))))
+        .limit(batch_size).with_for_update(skip_locked=True)).all()
+    if not user_ids:
+        return 0
+    rows = db.session.scalars(sa.select(Event).where(Event.user_id.in_(user_ids), _due(now))
+                              .order_by(Event.id)).all()
+    for row in rows:
+        handle(row, now)
+    db.session.flush()
+    return len(rows)
+
+
+def handle(row, now):
+    event = events.load(row)
+    failed = False
+    for handler in HANDLERS[type(event)]:
+        try:
+            with db.session.begin_nested():
+                handler(event, now)
+        except Exception as error:  # one failing handler must not block the others
+            failed = True
+            log.exception("event %s #%s: handler %s failed", row.name, row.id, handler.__name__)
+            row.last_error = f"{handler.__name__}: {type(error).__name__}"[:255]
+    row.attempts += 1
+    if not failed:
+        row.processed_at = now
+    elif row.attempts >= MAX_ATTEMPTS:
+        log.error("event %s #%s given up after %s attempts", row.name, row.id, row.attempts)
+        row.processed_at = now
+    else:
+        row.next_attempt_at = now + dt.timedelta(seconds=30 * 2 ** (row.attempts - 1))

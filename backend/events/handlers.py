@@ -1,0 +1,14 @@
+"""The handler registry: which handlers run for which event (one explicit dict)."""
+
+from backend import events
+from backend.monitoring import handlers as monitoring
+
+HANDLERS = {
+    events.CheckInRecorded: [monitoring.on_checkin],
+    events.CheckInChanged: [monitoring.on_checkin],
+    events.DoseLogged: [monitoring.on_dose],
+    events.DoseChanged: [monitoring.on_dose],
+    events.ReminderMissed: [],
+    events.ShareAccepted: [],
+    events.ShareRevoked: [],
+}

@@ -1,0 +1,83 @@
+"""Pushing prompts: to the person at once for high severity (even in quiet hours), otherwise when
+quiet hours end; and a discreet alert to caregivers who asked for alerts."""
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from backend.accounts.models import Device, User
+from backend.extensions import db
+from backend.monitoring.models import Prompt
+from backend.push import models as push_models
+from backend.push import services as push
+from backend.push.base import PushMessage
+from backend.sharing.models import Share
+
+PUSH_LIFETIME = dt.timedelta(hours=6)
+RULE_TITLES = {
+    "daily_limit": "Daily limit passed", "min_interval": "Doses close together", "escalation": "Use rising",
+    "concentrated_7oh": "Concentrated 7-OH logged", "combination": "Risky combination logged",
+    "worsening": "Symptoms worse than usual", "withdrawal": "Withdrawal symptoms", "liver": "Possible liver warning signs",
+    "missed_checkins": "No recent check-in",
+}
+# Caregivers are alerted about these, when the patient turned alerts on for them.
+ALERT_RULES = ("missed_checkins",)
+
+
+def prompt_message(prompt, purpose, patient, token):
+    """Discreet unless the person chose detailed texts; a caregiver alert never names a rule."""
+    data = {"type": "prompt" if purpose == "prompt" else "alert", "prompt_id": str(prompt.id)}
+    if purpose == "alert":
+        name = patient.display_name or "someone you support"
+        data["patient_id"] = str(patient.id)
+        return PushMessage(token=token, title="Careloop", body=f"An update about {name} needs your attention",
+                           data=data, collapse_key=f"alert-{patient.id}")
+    body = "An important update needs your attention" if prompt.severity == "high" else "You have a new update"
+    if patient.notification_privacy == "detailed":
+        body = RULE_TITLES.get(prompt.rule, body)
+    return PushMessage(token=token, title="Careloop", body=body, data=data, collapse_key=f"prompt-{prompt.rule}",
+                       priority="high" if prompt.severity == "high" else "normal")
+
+
+def caregiver_alert_due(prompt):
+    return prompt.alert_caregivers and (prompt.severity == "high" or prompt.rule in ALERT_RULES)
+
+
+def send_prompt_pushes(now, batch_size=200):
+    """Push pending prompts; returns how many prompts it handled."""
+    prompts = db.session.scalars(
+        sa.select(Prompt).where(Prompt.push_status == "pending", Prompt.push_after <= now)
+        .order_by(Prompt.push_after).limit(batch_size).with_for_update(skip_locked=True)).all()
+    if not prompts:
+        return 0
+    patients = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_({p.user_id for p in prompts})))}
+    outgoing = []
+    for prompt in prompts:
+        patient = patients[prompt.user_id]
+        quiet_until = patient.quiet_until(now)
+        if prompt.severity != "high" and quiet_until is not None:
+            prompt.push_after = quiet_until
+            continue
+        targets = [(device, "prompt") for device in _active_devices([patient.id])]
+        if caregiver_alert_due(prompt):
+            viewers = db.session.scalars(sa.select(Share.viewer_id).where(
+                Share.patient_id == patient.id, Share.alerts, Share.revoked_at.is_(None))).all()
+            targets += [(device, "alert") for device in _active_devices(viewers)]
+        for device, purpose in targets:
+            delivery = push_models.PushDelivery(
+                prompt_id=prompt.id, device_id=device.id, purpose=purpose, status="sending", attempts=1,
+                expires_at=now + PUSH_LIFETIME, created_at=now, updated_at=now)
+            db.session.add(delivery)
+            outgoing.append(push.Outgoing(delivery, device, prompt_message(prompt, purpose, patient, device.token)))
+        prompt.push_status = "sent"
+    db.session.flush()
+    push.send(outgoing, now)
+    db.session.flush()
+    return len(prompts)
+
+
+def _active_devices(user_ids):
+    if not user_ids:
+        return []
+    return db.session.scalars(sa.select(Device).where(Device.user_id.in_(user_ids), Device.active)
+                              .order_by(Device.created_at)).all()

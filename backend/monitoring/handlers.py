@@ -1,0 +1,61 @@
+"""Event handlers of monitoring: run the rules that an event can affect. Idempotent (prompts are
+deduplicated by situation), run by the jobs only."""
+
+import sqlalchemy as sa
+
+from backend.accounts.models import User
+from backend.checkins.models import CheckIn
+from backend.doses.models import Dose
+from backend.extensions import db
+from backend.monitoring import rules
+from backend.monitoring.plan import effective_plan
+from backend.monitoring.services import raise_prompt
+from backend.reminders.models import ReminderSchedule
+
+
+def _evaluate(user, record, rule_functions, now):
+    plan = effective_plan(user)
+    context = rules.Context(user=user, plan=plan, now=now)
+    raised = []
+    for rule in rule_functions:
+        for finding in rule(context, record):
+            prompt = raise_prompt(user, finding, plan, now)
+            if prompt is not None:
+                raised.append(prompt)
+    return raised
+
+
+def on_dose(event, now):
+    """A dose was logged or corrected: daily limit, interval, escalation and combination rules."""
+    dose = db.session.get(Dose, event.dose_id)
+    if dose is None or dose.deleted_at is not None:
+        return []
+    return _evaluate(db.session.get(User, event.user_id), dose, rules.DOSE_RULES, now)
+
+
+def on_checkin(event, now):
+    """A check-in was recorded or corrected: worsening, withdrawal and liver rules."""
+    checkin = db.session.get(CheckIn, event.checkin_id)
+    if checkin is None or checkin.deleted_at is not None:
+        return []
+    return _evaluate(db.session.get(User, event.user_id), checkin, rules.CHECKIN_RULES, now)
+
+
+def check_missed_checkins(now, batch_size=500):
+    """Periodic: people with check-in reminders on and no check-in for the plan's hours."""
+    active = (sa.select(ReminderSchedule.user_id, sa.func.min(ReminderSchedule.created_at).label("since"))
+              .where(ReminderSchedule.kind == "checkin", ReminderSchedule.active,
+                     ReminderSchedule.deleted_at.is_(None))
+              .group_by(ReminderSchedule.user_id).subquery())
+    last = (sa.select(CheckIn.user_id, sa.func.max(CheckIn.recorded_at).label("last"))
+            .where(CheckIn.deleted_at.is_(None)).group_by(CheckIn.user_id).subquery())
+    rows = db.session.execute(
+        sa.select(User, active.c.since, last.c.last).join(active, active.c.user_id == User.id)
+        .outerjoin(last, last.c.user_id == User.id)).all()
+    raised = 0
+    for user, since, last_at in rows:
+        plan = effective_plan(user)
+        context = rules.Context(user=user, plan=plan, now=now)
+        for finding in rules.missed_checkins(context, last_at, since):
+            raised += raise_prompt(user, finding, plan, now) is not None
+    return raised

@@ -1,0 +1,52 @@
+"""Prompts: raised once per situation (and again only after a cooldown), listed and acknowledged."""
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from backend import records
+from backend.errors import NotFound
+from backend.extensions import db
+from backend.monitoring.models import Prompt
+from backend.sqltypes import utcnow
+
+
+def raise_prompt(user, finding, plan, now):
+    """Store a finding as a prompt unless its situation was already prompted, or the same rule and
+    subject fired within the cooldown. Returns the new prompt or None. Safe to replay."""
+    exists = db.session.scalar(sa.select(Prompt.id).where(
+        Prompt.user_id == user.id, Prompt.dedupe_key == finding.dedupe_key))
+    if exists is not None:
+        return None
+    if finding.severity != "high":
+        cooldown = dt.timedelta(hours=plan["cooldown_hours"])
+        recent = db.session.scalar(sa.select(Prompt.id).where(
+            Prompt.user_id == user.id, Prompt.rule == finding.rule, Prompt.subject == finding.subject,
+            Prompt.created_at > now - cooldown).limit(1))
+        if recent is not None:
+            return None
+    prompt = Prompt(user_id=user.id, rule=finding.rule, subject=finding.subject, severity=finding.severity,
+                    dedupe_key=finding.dedupe_key, message=finding.message, evidence=finding.evidence,
+                    created_at=now, push_status="pending", push_after=now,
+                    alert_caregivers=finding.alert_caregivers)
+    try:
+        with db.session.begin_nested():
+            db.session.add(prompt)
+    except sa.exc.IntegrityError:
+        return None  # another process raised the same situation first
+    return prompt
+
+
+def list_prompts(user, args):
+    query = sa.select(Prompt).where(Prompt.user_id == user.id)
+    return records.keyset_page(query, Prompt.created_at, Prompt.id, args)
+
+
+def acknowledge_prompt(user, prompt_id, now=None):
+    prompt = db.session.get(Prompt, prompt_id)
+    if prompt is None or prompt.user_id != user.id:
+        raise NotFound("No prompt with this id.")
+    if prompt.acknowledged_at is None:
+        prompt.acknowledged_at = now or utcnow()
+        db.session.flush()
+    return prompt
