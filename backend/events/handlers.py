@@ -8,7 +8,7 @@ HANDLERS = {
     events.CheckInChanged: [monitoring.on_checkin],
     events.DoseLogged: [monitoring.on_dose],
     events.DoseChanged: [monitoring.on_dose],
-    events.ReminderMissed: [],
+    events.ReminderMissed: [monitoring.on_reminder_missed],
     events.ShareAccepted: [],
     events.ShareRevoked: [],
 }

@@ -18,10 +18,10 @@ RULE_TITLES = {
     "daily_limit": "Daily limit passed", "min_interval": "Doses close together", "escalation": "Use rising",
     "concentrated_7oh": "Concentrated 7-OH logged", "combination": "Risky combination logged",
     "worsening": "Symptoms worse than usual", "withdrawal": "Withdrawal symptoms", "liver": "Possible liver warning signs",
-    "missed_checkins": "No recent check-in",
+    "missed_checkins": "No recent check-in", "missed_dose": "Dose reminder not confirmed",
 }
 # Caregivers are alerted about these, when the patient turned alerts on for them.
-ALERT_RULES = ("missed_checkins",)
+ALERT_RULES = ("missed_checkins", "missed_dose")
 
 
 def prompt_message(prompt, purpose, patient, token):

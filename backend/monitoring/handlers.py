@@ -10,7 +10,7 @@ from backend.extensions import db
 from backend.monitoring import rules
 from backend.monitoring.plan import effective_plan
 from backend.monitoring.services import raise_prompt
-from backend.reminders.models import ReminderSchedule
+from backend.reminders.models import ReminderOccurrence, ReminderSchedule
 
 
 def _evaluate(user, record, rule_functions, now):
@@ -39,6 +39,18 @@ def on_checkin(event, now):
     if checkin is None or checkin.deleted_at is not None:
         return []
     return _evaluate(db.session.get(User, event.user_id), checkin, rules.CHECKIN_RULES, now)
+
+
+def on_reminder_missed(event, now):
+    """A dose reminder went unconfirmed: prompt, and alert caregivers if the patient asked for it."""
+    occurrence = db.session.get(ReminderOccurrence, event.occurrence_id)
+    if occurrence is None or occurrence.kind != "dose" or not occurrence.schedule.alert_caregivers:
+        return []
+    user = db.session.get(User, event.user_id)
+    plan = effective_plan(user)
+    finding = rules.missed_dose(rules.Context(user=user, plan=plan, now=now), occurrence)
+    prompt = raise_prompt(user, finding, plan, now)
+    return [prompt] if prompt else []
 
 
 def check_missed_checkins(now, batch_size=500):

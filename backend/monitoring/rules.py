@@ -307,5 +307,15 @@ def missed_checkins(ctx, last_checkin_at, reminders_since):
         {"last_checkin_at": last_checkin_at.isoformat() if last_checkin_at else None}, alert_caregivers=True)]
 
 
+def missed_dose(ctx, occurrence):
+    """A dose reminder the patient chose to share was not confirmed within its window."""
+    window = occurrence.schedule.confirm_within_minutes
+    return Finding(
+        "missed_dose", "dose_reminder", "warning", f"missed_dose:{occurrence.id}",
+        f"Your dose reminder of {ctx.local_time(occurrence.due_at)} was not confirmed within {window} minutes. "
+        "The people you chose to alert have been told that an update needs their attention.",
+        {"occurrence_id": str(occurrence.id), "due_at": occurrence.due_at.isoformat()}, alert_caregivers=True)
+
+
 DOSE_RULES = (daily_limit, min_interval, escalation, combination)
 CHECKIN_RULES = (worsening, withdrawal, liver)

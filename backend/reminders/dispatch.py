@@ -45,7 +45,10 @@ def insert_ignoring_duplicates(model, rows):
         return
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.session.execute(insert(model).on_conflict_do_nothing(), rows)
+    # render_nulls: every row names the same columns, so the rows go out as one batch; by default
+    # the ORM leaves out None values and starts a new statement whenever the set of columns changes
+    # (a check-in row with a follow-up time after a dose row without: one statement per few rows).
+    db.session.execute(insert(model).on_conflict_do_nothing().execution_options(render_nulls=True), rows)
 
 
 def materialize_due(now, batch_size=500):
@@ -67,6 +70,8 @@ def materialize_due(now, batch_size=500):
             follow_up_at = None
             if schedule.kind == "checkin" and schedule.follow_up_minutes:
                 follow_up_at = fire.at + dt.timedelta(minutes=schedule.follow_up_minutes)
+            elif schedule.kind == "dose" and schedule.confirm_within_minutes:
+                follow_up_at = fire.at + dt.timedelta(minutes=schedule.confirm_within_minutes)
             occurrences.append({
                 "id": uuid.uuid4(), "schedule_id": schedule.id, "user_id": user.id, "kind": schedule.kind,
                 "local_date": fire.local_date, "local_time": fire.local_time, "due_at": fire.at,
@@ -165,7 +170,8 @@ def dispatch_due(now, batch_size=200):
 
 
 def send_follow_ups(now, batch_size=200):
-    """One nudge for a check-in reminder still unanswered after its follow-up delay; then missed."""
+    """One nudge for a check-in reminder still unanswered after its follow-up delay, then missed;
+    a dose reminder not confirmed within its window is missed (which may alert caregivers)."""
     occurrences = claim(
         sa.select(ReminderOccurrence)
         .where(ReminderOccurrence.status == SENT, ReminderOccurrence.follow_up_sent_at.is_(None),
@@ -183,6 +189,8 @@ def send_follow_ups(now, batch_size=200):
             continue
         occurrence.status = MISSED
         events.record(events.ReminderMissed(user.id, occurrence.id))
+        if occurrence.kind != "checkin":
+            continue  # a dose reminder's window closed unconfirmed: missed, no nudge
         if user.quiet_until(now) is None and now - occurrence.follow_up_at <= CATCH_UP_WINDOW:
             outgoing += _deliveries_for(occurrence, "follow_up", user, devices.get(user.id, ()), now)
             occurrence.follow_up_sent_at = now

@@ -42,6 +42,10 @@ class ReminderSchedule(ClientRecord, db.Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     label: Mapped[str | None] = mapped_column(sa.String(80))
     follow_up_minutes: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    # Dose reminders: not confirmed within this window → missed; optionally caregivers are alerted
+    # (the patient's choice per reminder, as Medisafe's "Medfriends").
+    confirm_within_minutes: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    alert_caregivers: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     next_fire_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 

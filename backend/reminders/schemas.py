@@ -31,6 +31,10 @@ class ReminderSchema(Schema):
                  metadata={"description": "Private; shown in push texts only if the user chose detailed texts"})
     follow_up_minutes = Integer(allow_none=True, validate=ma.validate.Range(*FOLLOW_UP_MINUTES), metadata={
         "description": "Check-in reminders: one nudge if no check-in arrives within this delay"})
+    confirm_within_minutes = Integer(allow_none=True, validate=ma.validate.Range(*FOLLOW_UP_MINUTES), metadata={
+        "description": "Dose reminders: counted as missed unless confirmed (ack) within this many minutes"})
+    alert_caregivers = Boolean(load_default=False, metadata={
+        "description": "Dose reminders: a missed one alerts the caregivers who get alerts (needs confirm_within_minutes)"})
     next_fire_at = Instant(dump_only=True, allow_none=True, metadata={"description": "Next due instant (UTC)"})
     created_at = Instant(dump_only=True)
     updated_at = Instant(dump_only=True)
@@ -46,6 +50,14 @@ class ReminderSchema(Schema):
     def _follow_up_only_for_checkins(self, data, partial=None, **kwargs):
         if data.get("follow_up_minutes") and data.get("kind", "checkin") != "checkin":
             raise ma.ValidationError("Only check-in reminders have a follow-up.", "follow_up_minutes")
+        if "kind" in data and data["kind"] != "dose":
+            if data.get("confirm_within_minutes"):
+                raise ma.ValidationError("Only dose reminders have a confirmation window.", "confirm_within_minutes")
+            if data.get("alert_caregivers"):
+                raise ma.ValidationError("Only dose reminders alert caregivers when missed.", "alert_caregivers")
+        if "kind" in data and data.get("alert_caregivers") and not data.get("confirm_within_minutes"):
+            raise ma.ValidationError("Set confirm_within_minutes to say when a dose counts as missed.",
+                                     "alert_caregivers")
 
 
 class ReminderPatchSchema(ReminderSchema):

@@ -55,6 +55,12 @@ def update_reminder(user, reminder_id, changes):
     schedule = records.get_owned(ReminderSchedule, user, reminder_id)
     if changes.get("follow_up_minutes") and schedule.kind != "checkin":
         raise InvalidInput("follow_up_minutes", "Only check-in reminders have a follow-up.")
+    for name in ("confirm_within_minutes", "alert_caregivers"):
+        if changes.get(name) and schedule.kind != "dose":
+            raise InvalidInput(name, "Only dose reminders have a confirmation window and caregiver alerts.")
+    window = changes.get("confirm_within_minutes", schedule.confirm_within_minutes)
+    if changes.get("alert_caregivers", schedule.alert_caregivers) and not window:
+        raise InvalidInput("alert_caregivers", "Set confirm_within_minutes to say when a dose counts as missed.")
     # Replanning from now would skip a fire that is due but not yet taken by the jobs.
     moved = any(name in changes and changes[name] != getattr(schedule, name) for name in WHEN_FIELDS)
     records.update_owned(ReminderSchedule, user, reminder_id, changes)
