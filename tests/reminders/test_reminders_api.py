@@ -132,8 +132,8 @@ def test_creating_a_reminder_returns_it_with_its_next_fire_in_utc(client, alice)
     response = client.post("/v1/reminders", json=body, headers=alice.headers)
     assert response.status_code == 201
     assert response.json == dict(
-        body, days=list(WEEKDAYS), timezone=None, active=True, next_fire_at="2026-11-25T08:30:00Z",
-        created_at="2026-11-25T08:00:00Z", updated_at="2026-11-25T08:00:00Z")
+        body, days=list(WEEKDAYS), timezone=None, active=True, confirm_within_minutes=None, alert_caregivers=False,
+        next_fire_at="2026-11-25T08:30:00Z", created_at="2026-11-25T08:00:00Z", updated_at="2026-11-25T08:00:00Z")
 
 
 @pytest.mark.parametrize("profile_zone, schedule_zone, times, expected", [

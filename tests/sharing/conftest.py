@@ -1,0 +1,82 @@
+"""Sharing fixtures: a frozen clock, people with distinctive ids, fresh rate limits, and
+factories for invites and shares."""
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from backend.extensions import db, limiter
+
+UTC = dt.timezone.utc
+# A Wednesday; the default check-in and dose of tests/conftest.py lie five days before.
+NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+DEFAULT_SCOPES = ["checkins", "doses"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(app):
+    """Code-guessing counters live in the limiter's memory, beyond the per-test database reset."""
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+@pytest.fixture
+def clock(time_machine):
+    """Time stands still at NOW until a test moves it."""
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
+# Firebase uids no real text would contain, so that a leak of one is found by a plain search.
+# People are created after the clock is frozen, so their tokens are issued in frozen time.
+@pytest.fixture
+def alice(clock, make_person):
+    return make_person("uid-alice-7q4w", name="Alice")
+
+
+@pytest.fixture
+def bob(clock, make_person):
+    return make_person("uid-bob-2k8d", name="Bob")
+
+
+@pytest.fixture
+def carol(clock, make_person):
+    return make_person("uid-carol-9m3x", name="Carol")
+
+
+@pytest.fixture
+def create_invite(client):
+    """Factory: the patient makes an invite; returns the response JSON (code included)."""
+    def create(patient, **fields):
+        body = {"role": "caregiver", "scopes": DEFAULT_SCOPES, **fields}
+        response = client.post("/v1/shares/invites", json=body, headers=patient.headers)
+        assert response.status_code == 201, response.json
+        return response.json
+    return create
+
+
+@pytest.fixture
+def create_share(client, create_invite):
+    """Factory: the patient invites the viewer, who accepts the code; returns the share JSON."""
+    def create(patient, viewer, scopes=DEFAULT_SCOPES, **fields):
+        code = create_invite(patient, scopes=list(scopes), **fields)["code"]
+        response = client.post("/v1/shares/accept", json={"code": code}, headers=viewer.headers)
+        assert response.status_code == 201, response.json
+        return response.json
+    return create
+
+
+def access_log(client, patient):
+    response = client.get("/v1/me/access-log", headers=patient.headers)
+    assert response.status_code == 200, response.json
+    return response.json["items"]
+
+
+def database_text(app):
+    """Every value of every row of every table, as one string: secrets must not be in it."""
+    with app.app_context():
+        with db.engine.connect() as connection:
+            return "\n".join(repr(tuple(row)) for table in db.metadata.sorted_tables
+                             for row in connection.execute(sa.select(table)))
