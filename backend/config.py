@@ -26,6 +26,12 @@ def load_config(instance_path, overrides=None):
         "CARELOOP_ENV": careloop_env,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(env.get("DATABASE_URL") or default_db),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Keys the hashes of invite codes and report-link tokens (HMAC): a copy of the database
+        # alone is not enough to brute-force a short code offline.
+        "SECRET_KEY": env.get("CARELOOP_SECRET_KEY") or (None if production else "careloop-development-only-key"),
+        # Behind N reverse proxies, trust N X-Forwarded-For hops for the client address
+        # (access log, rate limits).
+        "CARELOOP_TRUSTED_PROXIES": int(env.get("CARELOOP_TRUSTED_PROXIES", 0)),
         "FIREBASE_PROJECT_ID": env.get("FIREBASE_PROJECT_ID") or (None if production else DEV_PROJECT_ID),
         "FIREBASE_AUTH_EMULATOR_HOST": env.get("FIREBASE_AUTH_EMULATOR_HOST")
         or (None if production else DEV_AUTH_EMULATOR_HOST),
@@ -52,6 +58,11 @@ def load_config(instance_path, overrides=None):
     if "DATABASE_URL" in overrides:
         overrides["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(overrides.pop("DATABASE_URL"))
     config.update(overrides)
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A database that silently drops packets must not hang a request or a job forever.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {**config["SQLALCHEMY_ENGINE_OPTIONS"], "connect_args": {
+            "connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+            "keepalives_count": 3}}
     check_config(config)
     return config
 
@@ -73,6 +84,8 @@ def check_config(config):
         raise ConfigError("FIREBASE_AUTH_EMULATOR_HOST must not be set in production")
     if not config.get("FIREBASE_PROJECT_ID"):
         raise ConfigError("FIREBASE_PROJECT_ID is required in production")
+    if not config.get("SECRET_KEY"):
+        raise ConfigError("CARELOOP_SECRET_KEY is required in production")
     if not os.environ.get("DATABASE_URL") and config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("DATABASE_URL (PostgreSQL) is required in production")
     if config["CARELOOP_PUSH"] not in ("firebase", "local"):

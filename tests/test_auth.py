@@ -151,10 +151,17 @@ def production_env(monkeypatch, tmp_path):
     monkeypatch.setenv("CARELOOP_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'production.sqlite3'}")
     monkeypatch.setenv("FIREBASE_PROJECT_ID", "p")
+    monkeypatch.setenv("CARELOOP_SECRET_KEY", "a-production-secret")
     monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "CARELOOP_PUSH"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+def test_production_refuses_to_start_without_a_secret_key(production_env):
+    production_env.delenv("CARELOOP_SECRET_KEY")
+    with pytest.raises(ConfigError, match="CARELOOP_SECRET_KEY"):
+        create_app()
 
 
 def test_production_refuses_to_start_with_the_auth_emulator_in_the_environment(production_env):
