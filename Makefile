@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test openapi bench
+.PHONY: install browser run test openapi bench
 .DEFAULT_GOAL := run
 
 $(BIN)/careloop: pyproject.toml
@@ -18,8 +18,12 @@ install: $(BIN)/careloop
 run: install
 	$(BIN)/careloop run
 
+## Debian's chromium for the report's browser test (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
 ## The whole test suite (SQLite; set TEST_DATABASE_URL=postgresql://… for PostgreSQL).
-test: install
+test: install browser
 	$(BIN)/pytest
 
 ## Regenerate the committed openapi.yaml from the code.

@@ -16,6 +16,7 @@ def create_app(config=None):
 
     from backend.api import schema_name
     from backend.extensions import api, db, limiter, migrate
+    from backend.web.routes import bp as web_pages
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_config(app.instance_path, config))
@@ -23,6 +24,10 @@ def create_app(config=None):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     configure_logging(app)
+    if app.config["CARELOOP_TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["CARELOOP_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
@@ -40,6 +45,7 @@ def create_app(config=None):
         sqlite_init_app(app)
 
     register_blueprints(api)
+    app.register_blueprint(web_pages)  # HTML pages: outside the JSON API and its spec
     errors.init_app(app)
     cli.init_app(app)
     return app
@@ -49,12 +55,13 @@ def register_blueprints(api):
     from backend.accounts.routes import blp as accounts
     from backend.checkins.routes import blp as checkins
     from backend.doses.routes import blp as doses
+    from backend.export.routes import blp as export
     from backend.ops.routes import blp as ops
     from backend.reminders.routes import blp as reminders
     from backend.monitoring.routes import blp as monitoring
     from backend.sharing.routes import blp as sharing
 
-    for blueprint in (ops, accounts, checkins, doses, reminders, sharing, monitoring):
+    for blueprint in (ops, accounts, checkins, doses, reminders, sharing, monitoring, export):
         api.register_blueprint(blueprint)
 
 

@@ -62,6 +62,7 @@ class Api(SmorestApi):
     def _init_spec(self, *args, **kwargs):
         super()._init_spec(*args, **kwargs)
         self.ma_plugin.converter.add_attribute_function(exclusive_bounds)
+        self.ma_plugin.converter.add_attribute_function(dict_key_choices)
 
 
 def exclusive_bounds(converter, field, ret):
@@ -74,6 +75,15 @@ def exclusive_bounds(converter, field, ret):
             if validator.max is not None and not validator.max_inclusive:
                 bounds["exclusiveMaximum"] = validator.max
     return bounds
+
+
+def dict_key_choices(converter, field, ret):
+    """apispec leaves the keys of a Dict undocumented; document a choice of keys as `propertyNames`."""
+    if isinstance(field, ma.fields.Dict) and field.key_field is not None:
+        for validator in field.key_field.validators:
+            if isinstance(validator, ma.validate.OneOf):
+                return {"propertyNames": {"enum": list(validator.choices)}}
+    return {}
 
 
 class Parser(FlaskParser):

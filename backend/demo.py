@@ -1,7 +1,9 @@
 """Demo data and the one-command embedded run."""
 
 import datetime as dt
+import os
 import random
+import secrets
 import uuid
 import zoneinfo
 
@@ -16,11 +18,14 @@ from backend.doses.services import log_dose
 from backend.extensions import db
 from backend.reminders.models import ReminderSchedule
 from backend.reminders.services import create_reminder, update_reminder
+from backend.sharing.models import SCOPES, ReportLink
+from backend.sharing.services import REPORT_TOKEN_BYTES, hash_secret
 from backend.sqltypes import utcnow
 
 DEMO_UID = "demo-patient"
 DEMO_NAMESPACE = uuid.UUID("6f1c1d8e-3b2a-4c55-9a57-0d6c3f7e2b11")
 DEMO_DEVICE_TOKEN = "demo-device-local-transport"
+DEMO_LINK_DAYS = 30
 
 
 def get_reminder_or_none(user, reminder_id):
@@ -82,26 +87,50 @@ def schedule_demo_reminder(user):
     return due
 
 
+def renew_demo_report_link(user, now=None):
+    """The demo patient's clinician report link: always the same row, with a new token at each
+    start (only a token's hash is stored, so an earlier one can never be shown again)."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(REPORT_TOKEN_BYTES)
+    link_id = uuid.uuid5(DEMO_NAMESPACE, "demo-report-link")
+    link = db.session.get(ReportLink, link_id)
+    if link is None:
+        link = ReportLink(id=link_id, patient_id=user.id, created_at=now)
+        db.session.add(link)
+    link.label, link.scopes, link.range_start, link.range_end = "Demo clinician", list(SCOPES), None, None
+    link.token_hash, link.revoked_at = hash_secret(token), None
+    link.expires_at = now + dt.timedelta(days=DEMO_LINK_DAYS)
+    db.session.flush()
+    return token
+
+
+def report_url(token):
+    return f"{current_app.config['CARELOOP_PUBLIC_URL'].rstrip('/')}/r/{token}"
+
+
 def demo_token():
     return emulator_id_token(DEMO_UID, current_app.config["FIREBASE_PROJECT_ID"], name="Demo Patient")
 
 
-def print_demo_banner(base_url):
+def print_demo_banner(base_url, report_token):
     token = demo_token()
     click.echo("\nDemo patient ready. Bearer token (Firebase Auth emulator, development only):\n")
     click.echo(f"  {token}\n")
     click.echo("Try:\n")
     click.echo(f"  curl -s -H 'Authorization: Bearer {token}' {base_url}/v1/checkins?limit=3\n")
     click.echo(f"API docs: {base_url}/docs\n")
+    click.echo(f"The demo patient's clinician report (a report link, valid {DEMO_LINK_DAYS} days):\n")
+    click.echo(f"  {report_url(report_token)}\n")
 
 
 @click.command("demo")
 @with_appcontext
 def demo_command():
     """Create the demo patient and a month of data; print a token."""
-    seed_demo_data()
+    user = seed_demo_data()
+    report_token = renew_demo_report_link(user)
     db.session.commit()
-    print_demo_banner("http://127.0.0.1:5000")
+    print_demo_banner("http://127.0.0.1:5000", report_token)
 
 
 @click.command("run")
@@ -118,12 +147,16 @@ def run_command(host, port, demo):
     if app.config["CARELOOP_ENV"] == "production":
         raise click.UsageError("`careloop run` is the embedded default; in production run gunicorn and `careloop jobs`.")
     upgrade()
-    base_url = f"http://{host}:{port}"
+    # Listening on every interface: this machine is still reachable by its loopback address.
+    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    if "CARELOOP_PUBLIC_URL" not in os.environ:
+        app.config["CARELOOP_PUBLIC_URL"] = base_url  # report links point at this server
     if demo:
         user = seed_demo_data()
         due = schedule_demo_reminder(user)
+        report_token = renew_demo_report_link(user)
         db.session.commit()
-        print_demo_banner(base_url)
+        print_demo_banner(base_url, report_token)
         click.echo(f"A demo check-in reminder is due at {due:%H:%M} ({user.timezone}); watch the log, "
                    "or run `careloop pushes` in another terminal.\n")
     db.session.remove()

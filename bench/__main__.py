@@ -12,6 +12,9 @@ import time
 
 BENCHMARKS = {
     "foundation": "bench.foundation",
+    "report": "bench.report",
+    "reminders": "bench.reminders",
+    "monitoring": "bench.monitoring",
 }
 
 

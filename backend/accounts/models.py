@@ -63,3 +63,9 @@ class Device(db.Model):
     deactivated_reason: Mapped[str | None] = mapped_column(sa.String(64))
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def token_hint(self):
+        """The token's last characters: enough to tell phones apart, useless for pushing to one (a
+        token is a credential, so it is shown to nobody, its owner included)."""
+        return "…" + self.token[-6:] if len(self.token) >= 32 else "…"

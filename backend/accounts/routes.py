@@ -3,7 +3,9 @@
 from flask.views import MethodView
 
 from backend.accounts import services
-from backend.accounts.schemas import DeviceRegistrationSchema, DeviceSchema, ProfileSchema
+from backend.accounts.deletion import delete_account
+from backend.accounts.schemas import (AccountDeletionSchema, DeviceRegistrationSchema, DeviceSchema,
+                                      ProfileSchema)
 from backend.api import Blueprint, patch_schema
 from backend.auth import authenticate, current_user
 from backend.extensions import db
@@ -26,6 +28,13 @@ class Me(MethodView):
         user = services.update_profile(current_user(), changes)
         db.session.commit()
         return user
+
+    @blp.arguments(AccountDeletionSchema)
+    @blp.response(204)
+    def delete(self, confirmation):
+        """Delete my account and all my data, at once and for good (export it first)."""
+        delete_account(current_user())
+        db.session.commit()
 
 
 @blp.route("/devices")

@@ -29,9 +29,11 @@ def _due(now):
 
 def drain_events(now, batch_size=50):
     """Handle the pending events of up to `batch_size` users; returns how many events it handled."""
+    # FOR NO KEY UPDATE (key_share): it excludes other drains, but not the person's own new rows,
+    # whose foreign keys lock the user row FOR KEY SHARE; FOR UPDATE would stall their writes.
     user_ids = db.session.scalars(
         sa.select(User.id).where(User.id.in_(sa.select(Event.user_id).where(_due(now))))
-        .limit(batch_size).with_for_update(skip_locked=True)).all()
+        .limit(batch_size).with_for_update(skip_locked=True, key_share=True)).all()
     if not user_ids:
         return 0
     rows = db.session.scalars(sa.select(Event).where(Event.user_id.in_(user_ids), _due(now))

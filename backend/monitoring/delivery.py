@@ -33,14 +33,25 @@ def prompt_message(prompt, purpose, patient, token):
         return PushMessage(token=token, title="Careloop", body=f"An update about {name} needs your attention",
                            data=data, collapse_key=f"alert-{patient.id}")
     body = "An important update needs your attention" if prompt.severity == "high" else "You have a new update"
+    # The collapse key travels to FCM and APNs too: discreet pushes group by severity, not by rule.
+    collapse_key = f"prompt-{prompt.severity}"
     if patient.notification_privacy == "detailed":
         body = RULE_TITLES.get(prompt.rule, body)
-    return PushMessage(token=token, title="Careloop", body=body, data=data, collapse_key=f"prompt-{prompt.rule}",
+        collapse_key = f"prompt-{prompt.rule}"
+    return PushMessage(token=token, title="Careloop", body=body, data=data, collapse_key=collapse_key,
                        priority="high" if prompt.severity == "high" else "normal")
 
 
 def caregiver_alert_due(prompt):
     return prompt.alert_caregivers and (prompt.severity == "high" or prompt.rule in ALERT_RULES)
+
+
+def still_alerting(prompt, viewer_id):
+    """Whether the viewer's share still asks for alerts: read again before a retry, so a share
+    revoked or muted after the first attempt gets nothing more."""
+    return db.session.scalar(sa.select(Share.id).where(
+        Share.patient_id == prompt.user_id, Share.viewer_id == viewer_id, Share.alerts,
+        Share.revoked_at.is_(None)).limit(1)) is not None
 
 
 def send_prompt_pushes(now, batch_size=200):

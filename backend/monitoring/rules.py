@@ -89,6 +89,8 @@ def daily_limit(ctx, dose):
         amount = convert(other.amount, other.unit, limit["unit"])
         if amount is not None:
             total += amount
+    # Rounded, so that 100 mg + 200 mg is the 0.3 g it means, not 0.30000000000000004 g.
+    total = round(total, 9)
     if total <= limit["amount"]:
         return []
     name = SUBSTANCE_NAMES[dose.substance_kind]
@@ -164,7 +166,8 @@ def escalation(ctx, dose):
 def combination(ctx, dose):
     """Kratom within hours of a sedating substance or a stimulant; any concentrated 7-OH product."""
     findings = []
-    if dose.substance_kind == "kratom" and dose.form == "concentrate_7oh":
+    # The form alone says it: a 7-OH product logged as "other" is no less potent.
+    if dose.form == "concentrate_7oh":
         findings.append(Finding(
             "concentrated_7oh", "kratom", "high", f"concentrated_7oh:{dose.id}",
             f"You logged a concentrated 7-hydroxymitragynine (7-OH) product at {ctx.local_time(dose.taken_at)}. "
@@ -287,7 +290,7 @@ def liver(ctx, checkin):
         "liver", "liver", "high", f"liver:{day.isoformat()}",
         f"Your check-in of {ctx.local_time(checkin.recorded_at)} notes {', '.join(s.replace('_', ' ') for s in seen)}. "
         "These can be signs of liver injury, which has been reported with kratom. Please seek medical care today, "
-        "and tell them about every substance you take.",
+        "and tell them about every substance you use, kratom included.",
         {"checkin_id": str(checkin.id), "signs": seen}, alert_caregivers=True)]
 
 
@@ -299,9 +302,9 @@ def missed_checkins(ctx, last_checkin_at, reminders_since):
     reference = max(filter(None, (last_checkin_at, reminders_since)))
     if ctx.now - reference < dt.timedelta(hours=hours):
         return []
-    since = last_checkin_at.isoformat() if last_checkin_at else "none"
+    # Keyed on the start of the silence: reminders switched on again later start a new one.
     return [Finding(
-        "missed_checkins", "checkins", "warning", f"missed_checkins:{since}",
+        "missed_checkins", "checkins", "warning", f"missed_checkins:{reference.isoformat()}",
         f"No check-in has been recorded for {hours} hours while your check-in reminders are on. "
         "If something is wrong, your clinician or the people you share with can help.",
         {"last_checkin_at": last_checkin_at.isoformat() if last_checkin_at else None}, alert_caregivers=True)]
@@ -313,7 +316,8 @@ def missed_dose(ctx, occurrence):
     return Finding(
         "missed_dose", "dose_reminder", "warning", f"missed_dose:{occurrence.id}",
         f"Your dose reminder of {ctx.local_time(occurrence.due_at)} was not confirmed within {window} minutes. "
-        "The people you chose to alert have been told that an update needs their attention.",
+        "If you chose to, the people you share with who get alerts are told that an update needs their attention. "
+        "If doses are often hard to keep track of, your clinician or pharmacist can help.",
         {"occurrence_id": str(occurrence.id), "due_at": occurrence.due_at.isoformat()}, alert_caregivers=True)
 
 

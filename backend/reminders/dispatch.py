@@ -203,7 +203,7 @@ def send_follow_ups(now, batch_size=200):
 def retry_deliveries(now, batch_size=500):
     """Send again the pushes (reminders and prompts) that were throttled or hit a server error,
     once their backoff is over."""
-    from backend.monitoring.delivery import prompt_message
+    from backend.monitoring.delivery import prompt_message, still_alerting
     from backend.monitoring.models import Prompt
 
     deliveries = claim(
@@ -227,7 +227,8 @@ def retry_deliveries(now, batch_size=500):
         occurrence = occurrences.get(delivery.occurrence_id)
         delivery.next_attempt_at = None
         answered = occurrence is not None and occurrence.status == ANSWERED
-        if not device.active or answered or now >= delivery.expires_at:
+        withdrawn = delivery.purpose == "alert" and not still_alerting(prompts[delivery.prompt_id], device.user_id)
+        if not device.active or answered or withdrawn or now >= delivery.expires_at:
             delivery.status = push_models.EXPIRED
             continue
         delivery.attempts += 1

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the clinician report behind a report link, and its static assets."""

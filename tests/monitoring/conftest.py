@@ -1,0 +1,195 @@
+"""Monitoring fixtures: a frozen clock, patients with a phone, doses and check-ins at given instants,
+the monitor job run in-process, the prompts the API lists and the pushes the local transport sent;
+and a throwaway PostgreSQL database for what only PostgreSQL can show."""
+
+import contextlib
+import datetime as dt
+import os
+import uuid
+import zoneinfo
+
+import pytest
+import sqlalchemy as sa
+
+import jobs
+from backend.config import normalise_database_url
+from backend.extensions import db, limiter
+from backend.push.models import LocalPush
+from tests.conftest import iso
+
+UTC = dt.timezone.utc
+# A Wednesday at noon UTC.
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+KRATOM_LIMIT = {"amount": 8, "unit": "g"}
+
+
+def utc(*args):
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+def local(timezone, *args):
+    """A local wall-clock time in `timezone`, as a UTC instant."""
+    return dt.datetime(*args, tzinfo=zoneinfo.ZoneInfo(timezone)).astimezone(UTC)
+
+
+@pytest.fixture
+def clock(time_machine):
+    """Time stands still at NOW until a test moves it."""
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(request):
+    """Invite and accept throttles count in the limiter's memory, beyond the per-test reset."""
+    if "app" in request.fixturenames or "client" in request.fixturenames:
+        limiter.reset()
+    yield
+
+
+@pytest.fixture
+def patient(clock, make_person, client):
+    """Factory: a person with one phone registered (token `phone-<uid>`), in a given zone."""
+    def make(timezone="UTC", *, name="Pat", uid=None):
+        person = make_person(uid or f"patient-{uuid.uuid4().hex[:10]}", timezone=timezone, name=name)
+        person.timezone = timezone
+        person.phone = f"phone-{person.uid}"
+        response = client.post("/v1/devices", json={"token": person.phone, "platform": "android"},
+                               headers=person.headers)
+        assert response.status_code == 201, response.json
+        return person
+    return make
+
+
+@pytest.fixture
+def caregiver(patient, client):
+    """Factory: a person with a phone who accepted the patient's invite; returns (person, share)."""
+    def make(of, *, alerts=True, scopes=("prompts",), name="Casey"):
+        person = patient(name=name)
+        response = client.post("/v1/shares/invites", headers=of.headers,
+                               json={"role": "caregiver", "scopes": list(scopes), "alerts": alerts})
+        assert response.status_code == 201, response.json
+        response = client.post("/v1/shares/accept", json={"code": response.json["code"]}, headers=person.headers)
+        assert response.status_code == 201, response.json
+        return person, response.json
+    return make
+
+
+@pytest.fixture
+def plan(client):
+    """Replace a person's plan through PUT /v1/plan."""
+    def put(person, **settings):
+        response = client.put("/v1/plan", json=settings, headers=person.headers)
+        assert response.status_code == 200, response.json
+        return response.json
+    return put
+
+
+@pytest.fixture
+def dose(create_dose):
+    """Log a dose taken at a UTC instant (kratom leaf powder in grams unless told otherwise)."""
+    def log(person, at, amount=2.0, unit="g", **fields):
+        return create_dose(person, taken_at=iso(at), amount=amount, unit=unit, **fields)
+    return log
+
+
+@pytest.fixture
+def checkin(create_checkin):
+    """Record a check-in at a UTC instant."""
+    def record(person, at, **fields):
+        return create_checkin(person, recorded_at=iso(at), **fields)
+    return record
+
+
+@pytest.fixture
+def monitor(app, clock):
+    """Run the monitor job (drain the outbox, push the prompts) as one pass at `when` (default: the
+    frozen now), letting any error surface."""
+    def run(when=None):
+        if when is not None:
+            clock.move_to(when, tick=False)
+        with app.app_context():
+            return jobs.monitor()
+    return run
+
+
+@pytest.fixture
+def prompts(client):
+    """A person's prompts as GET /v1/prompts lists them, newest first."""
+    def read(person):
+        response = client.get("/v1/prompts", query_string={"limit": 200}, headers=person.headers)
+        assert response.status_code == 200, response.json
+        return response.json["items"]
+    return read
+
+
+@pytest.fixture
+def pushes(app):
+    """What the local transport sent: (token, title, body, data) in order."""
+    def read(token=None):
+        with app.app_context():
+            query = sa.select(LocalPush).order_by(LocalPush.id)
+            if token is not None:
+                query = query.where(LocalPush.token == token)
+            return [(p.token, p.title, p.body, p.data) for p in db.session.scalars(query)]
+    return read
+
+
+def rules_of(items):
+    return sorted((p["rule"], p["subject"], p["severity"]) for p in items)
+
+
+# -- a PostgreSQL database of its own, whatever TEST_DATABASE_URL says -----------------------------
+
+def postgres_server_url():
+    """The PostgreSQL server of TEST_DATABASE_URL when it names one, else the local default."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    return sa.make_url(normalise_database_url(url)).set(database="postgres")
+
+
+@contextlib.contextmanager
+def own_postgres_database(prefix):
+    """A fresh PostgreSQL database at the migrations' head; yields its URL (skips without a server)."""
+    from flask_migrate import upgrade
+
+    from backend import create_app
+    from backend.config import DEV_PROJECT_ID
+
+    admin = sa.create_engine(postgres_server_url(), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    except sa.exc.OperationalError as error:
+        admin.dispose()
+        pytest.skip(f"this test needs a PostgreSQL server ({postgres_server_url()!r}): {error.orig}")
+    url = postgres_server_url().set(database=name).render_as_string(hide_password=False)
+    try:
+        app = create_app({"TESTING": True, "CARELOOP_ENV": "development", "DATABASE_URL": url,
+                          "FIREBASE_PROJECT_ID": DEV_PROJECT_ID, "CARELOOP_PUSH": "local"})
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        close_app(app)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def close_app(app):
+    """Release what an app made for itself: its connections and its firebase-admin apps."""
+    import firebase_admin
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    transport = app.extensions.pop("push_transport", None)
+    if hasattr(transport, "close"):
+        transport.close()
+        firebase_admin.delete_app(transport._app)
+    if "firebase_app" in app.extensions:
+        firebase_admin.delete_app(app.extensions.pop("firebase_app"))
