@@ -2,16 +2,13 @@
 
 from backend import events, records
 from backend.checkins.models import CheckIn
-from backend.reminders.services import answer_with_checkin
 
 
 def record_checkin(user, data):
-    """Store a check-in under its client id (a retry returns the one already stored); it answers
-    the check-in reminders it was done for."""
-    checkin = records.create_once(CheckIn, user, data,
-                                  on_create=lambda c: events.record(events.CheckInRecorded(user.id, c.id)))
-    answer_with_checkin(user, checkin.recorded_at)
-    return checkin
+    """Store a check-in under its client id (a retry returns the one already stored). Its event
+    lets the jobs answer the reminders it was done for and run the monitoring rules."""
+    return records.create_once(CheckIn, user, data,
+                               on_create=lambda c: events.record(events.CheckInRecorded(user.id, c.id)))
 
 
 def get_checkin(user, checkin_id):
