@@ -19,6 +19,7 @@ RULE_TITLES = {
     "concentrated_7oh": "Concentrated 7-OH logged", "combination": "Risky combination logged",
     "worsening": "Symptoms worse than usual", "withdrawal": "Withdrawal symptoms", "liver": "Possible liver warning signs",
     "missed_checkins": "No recent check-in", "missed_dose": "Dose reminder not confirmed",
+    "breathing": "Slowed breathing noted",
 }
 # Caregivers are alerted about these, when the patient turned alerts on for them.
 ALERT_RULES = ("missed_checkins", "missed_dose")

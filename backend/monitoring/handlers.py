@@ -59,11 +59,11 @@ def check_missed_checkins(now, batch_size=500):
               .where(ReminderSchedule.kind == "checkin", ReminderSchedule.active,
                      ReminderSchedule.deleted_at.is_(None))
               .group_by(ReminderSchedule.user_id).subquery())
-    last = (sa.select(CheckIn.user_id, sa.func.max(CheckIn.recorded_at).label("last"))
-            .where(CheckIn.deleted_at.is_(None)).group_by(CheckIn.user_id).subquery())
+    # Per person an index lookup (user, recorded_at), not a grouping of the whole check-ins table.
+    last = (sa.select(sa.func.max(CheckIn.recorded_at))
+            .where(CheckIn.user_id == User.id, CheckIn.deleted_at.is_(None)).correlate(User).scalar_subquery())
     rows = db.session.execute(
-        sa.select(User, active.c.since, last.c.last).join(active, active.c.user_id == User.id)
-        .outerjoin(last, last.c.user_id == User.id)).all()
+        sa.select(User, active.c.since, last).join(active, active.c.user_id == User.id)).all()
     raised = 0
     for user, since, last_at in rows:
         plan = effective_plan(user)

@@ -294,6 +294,20 @@ def liver(ctx, checkin):
         {"checkin_id": str(checkin.id), "signs": seen}, alert_caregivers=True)]
 
 
+# 7b ─ slowed breathing ------------------------------------------------------------------------------
+
+def breathing(ctx, checkin):
+    """Slowed breathing noted in a check-in: an emergency sign with opioid-acting substances."""
+    if "slowed_breathing" not in checkin.side_effects:
+        return []
+    return [Finding(
+        "breathing", "breathing", "high", f"breathing:{checkin.id}",
+        f"Your check-in of {ctx.local_time(checkin.recorded_at)} notes slowed breathing. With kratom, opioids, "
+        "benzodiazepines or alcohol this can become dangerous quickly. If breathing is slow or shallow now, or "
+        "someone is very drowsy or hard to wake, call emergency services. Tell your clinician about it today.",
+        {"checkin_id": str(checkin.id)}, alert_caregivers=True)]
+
+
 # 8 ─ missed check-ins ----------------------------------------------------------------------------
 
 def missed_checkins(ctx, last_checkin_at, reminders_since):
@@ -322,4 +336,4 @@ def missed_dose(ctx, occurrence):
 
 
 DOSE_RULES = (daily_limit, min_interval, escalation, combination)
-CHECKIN_RULES = (worsening, withdrawal, liver)
+CHECKIN_RULES = (worsening, withdrawal, liver, breathing)

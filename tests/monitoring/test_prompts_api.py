@@ -182,7 +182,7 @@ def every_rule(patient, caregiver, plan, dose, checkin, monitor, client, app, cl
             checkin(person, today - n * DAY + 9 * HOUR, pain=7, enjoyment_interference=7, activity_interference=7,
                     focus=3, hyperactivity=3, impulsivity=3, restlessness=3, withdrawal_symptoms=symptoms[2 - n])
         checkin(person, today + 11 * HOUR, pain=7, withdrawal_symptoms=["sweating", "yawning", "tremor"],
-                side_effects=["dark_urine"])                           # withdrawal, liver
+                side_effects=["dark_urine", "slowed_breathing"])       # withdrawal, liver, breathing
         response = client.post("/v1/reminders", headers=person.headers, json={
             "id": str(uuid.uuid4()), "kind": "dose", "times": ["13:00"], "confirm_within_minutes": 30,
             "alert_caregivers": True})

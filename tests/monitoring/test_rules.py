@@ -389,6 +389,24 @@ def test_dark_urine_or_yellow_skin_means_seek_medical_care_today(patient, checki
     assert prompt["evidence"]["signs"] == signs
 
 
+@pytest.mark.parametrize("side_effects, fires", [
+    (["slowed_breathing"], True),
+    (["drowsiness", "dizziness"], False),
+])
+def test_slowed_breathing_points_to_emergency_services(patient, checkin, monitor, prompts, side_effects, fires):
+    person = patient()
+    logged = checkin(person, utc(2026, 11, 25, 9), side_effects=side_effects)
+    monitor()
+    found = prompts(person)
+    if not fires:
+        assert found == []
+        return
+    [prompt] = found
+    assert (prompt["rule"], prompt["severity"]) == ("breathing", "high")
+    assert "call emergency services" in prompt["message"]
+    assert prompt["evidence"] == {"checkin_id": logged["id"]}
+
+
 def test_liver_signs_twice_in_one_day_prompt_once(patient, checkin, monitor, prompts):
     person = patient()
     checkin(person, utc(2026, 11, 25, 8), side_effects=["dark_urine"])
