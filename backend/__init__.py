@@ -10,7 +10,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(config=None):
     """Application factory: config → logging → extensions → blueprints → errors → CLI."""
-    from backend import auth, cli, errors, models  # noqa: F401  (models: every table in the metadata)
+    from backend import auth, cli, errors, metrics, models  # noqa: F401  (models: every table in the metadata)
     from backend.config import load_config
     from apispec.ext.marshmallow import MarshmallowPlugin
 
@@ -47,6 +47,7 @@ def create_app(config=None):
     register_blueprints(api)
     app.register_blueprint(web_pages)  # HTML pages: outside the JSON API and its spec
     errors.init_app(app)
+    metrics.init_app(app)
     cli.init_app(app)
     return app
 

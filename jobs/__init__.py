@@ -21,6 +21,7 @@ from backend.events.drain import drain_events
 from backend.monitoring.delivery import send_prompt_pushes
 from backend.monitoring.handlers import check_missed_checkins as missed_checkins_step
 from backend.extensions import db
+from backend.metrics import JOB_ITEMS, JOB_RUNS
 from backend.reminders import dispatch
 from backend.sqltypes import utcnow
 
@@ -119,16 +120,20 @@ class JobRunner:
                 self.resume_at = started + delay
                 log.warning("job %s: database unavailable (%s); retrying in %ss",
                             self.job.name, type(error.orig or error).__name__, delay)
+                JOB_RUNS.labels(self.job.name, "database_unavailable").inc()
                 return None
             except Exception:
                 db.session.rollback()
                 log.exception("job %s failed", self.job.name)
+                JOB_RUNS.labels(self.job.name, "failed").inc()
                 return None
             finally:
                 db.session.remove()
         if self.failures:
             log.info("job %s: database back after %s failed runs", self.job.name, self.failures)
         self.failures, self.resume_at = 0, 0.0
+        JOB_RUNS.labels(self.job.name, "ok").inc()
+        JOB_ITEMS.labels(self.job.name).inc(handled or 0)
         if handled:
             log.info("job %s handled %s items", self.job.name, handled)
         return handled

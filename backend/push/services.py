@@ -9,6 +9,7 @@ import uuid
 from flask import current_app
 
 from backend.accounts.models import Device
+from backend.metrics import PUSH_RESULTS
 from backend.push import models
 from backend.push.base import PushMessage
 from backend.sqltypes import utcnow
@@ -87,6 +88,7 @@ def send(outgoing, now=None):
     results = transport().send([item.message for item in outgoing])
     for item, result in zip(outgoing, results, strict=True):
         record_outcome(item.delivery, item.device, result, now)
+        PUSH_RESULTS.labels("sent" if result.ok else result.error or "rejected").inc()
 
 
 def record_outcome(delivery, device, result, now):

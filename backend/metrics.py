@@ -1,0 +1,52 @@
+"""Prometheus metrics at GET /metrics: counts and timings only.
+
+Labels are route templates, methods, status codes, job names and push outcomes — never an id, a
+substance, a symptom or anything else about a person. With several gunicorn workers, set
+PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode) so /metrics adds them up.
+"""
+
+import os
+import time
+
+from flask import Response, g, request
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest,
+                               multiprocess)
+
+HTTP_REQUESTS = Counter("careloop_http_requests_total", "HTTP requests answered",
+                        ["method", "route", "status"])
+HTTP_SECONDS = Histogram("careloop_http_request_seconds", "Time to answer an HTTP request", ["method", "route"])
+PUSH_RESULTS = Counter("careloop_push_results_total", "Push sends by outcome", ["outcome"])
+JOB_RUNS = Counter("careloop_job_runs_total", "Job runs by result", ["job", "result"])
+JOB_ITEMS = Counter("careloop_job_items_total", "Items handled by jobs", ["job"])
+
+
+def _route():
+    rule = request.url_rule
+    return rule.rule if rule is not None else "unmatched"
+
+
+def _start():
+    g.metrics_started = time.perf_counter()
+
+
+def _finish(response):
+    route = _route()
+    HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    started = g.pop("metrics_started", None)
+    if started is not None:
+        HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
+
+
+def metrics_view():
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app):
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
