@@ -1,6 +1,6 @@
 """/v1/shares, /v1/report-links, /v1/patients/{id}/… (scoped reads) and /v1/me/access-log."""
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask.views import MethodView
 
 from backend.api import Blueprint, RangeQuerySchema, patch_schema
@@ -27,7 +27,6 @@ def _failed(response):
 
 def caller_key():
     """Throttle code guessing per account and address together."""
-    from flask import request
     user = g.get("user")
     return f"{user.id if user else '-'}|{request.remote_addr}"
 

@@ -9,9 +9,10 @@ from backend.doses.schemas import DoseSchema
 from backend.sharing.models import ROLES, SCOPES
 from backend.sharing.services import MAX_INVITE_HOURS, MAX_LINK_DAYS
 
-ScopesField = lambda **kw: ma.fields.List(  # noqa: E731
-    ma.fields.String(validate=ma.validate.OneOf(SCOPES)), validate=ma.validate.Length(1, len(SCOPES)),
-    metadata={"description": "What may be seen: checkins, doses, notes (free text), prompts"}, **kw)
+def ScopesField(**kwargs):  # noqa: N802  (used like a field class)
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(SCOPES)), validate=ma.validate.Length(1, len(SCOPES)),
+        metadata={"description": "What may be seen: checkins, doses, notes (free text), prompts"}, **kwargs)
 
 
 def _unique(values):
