@@ -80,7 +80,7 @@ def main(messages=MESSAGES, dispatch_batch=None):
         [f"dispatch pass, {DUE:,} due, median s ({many}/{few} schedules)", f"{few} {small['median_s']:.3f}",
          f"{many} {large['median_s']:.3f}", f"{flat['ratio_large_over_small']:.2f}", "≤ 1.5"],
         ["  its SQL, ms/pass", f"{few} {small['median_sql_ms']:.0f}", f"{many} {large['median_sql_ms']:.0f}",
-         f"{flat['sql_ratio_large_over_small']:.2f}", "≈ 1"],
+         f"{flat['sql_ratio_large_over_small']:.2f}", ""],
         [f"push {push['messages']:,} through firebase-admin, msg/s (ours/bare)",
          f"bare {push['bare']['messages_per_s']:.0f}", f"ours {push['ours']['messages_per_s']:.0f}",
          f"{push['ratio_ours_over_bare']:.2f}", "≥ 0.70"],
