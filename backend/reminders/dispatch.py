@@ -62,8 +62,10 @@ def materialize_due(now, batch_size=500):
     occurrences = []
     for schedule, user in rows:
         tz_name = schedule_timezone(schedule, user)
-        fires = recurrence.fires_between(schedule.times, schedule.days, tz_name,
-                                         schedule.next_fire_at - recurrence.ONE_SECOND, now)
+        # One pass of the triggers gives what is due and where to continue (a repeated twin on a
+        # fall-back night is skipped by the same pass).
+        fires, upcoming = recurrence.due_and_next(schedule.times, schedule.days, tz_name,
+                                                  schedule.next_fire_at - recurrence.ONE_SECOND, now)
         for fire in fires:
             if now - fire.at > CATCH_UP_WINDOW:
                 continue
@@ -78,9 +80,7 @@ def materialize_due(now, batch_size=500):
                 "send_after": fire.at, "status": PENDING, "follow_up_at": follow_up_at, "snooze_count": 0,
                 "created_at": now,
             })
-        # Continue after the last fire handled (its repeated twin on a fall-back night is skipped).
-        fire = recurrence.next_fire(schedule.times, schedule.days, tz_name, fires[-1].at if fires else now)
-        schedule.next_fire_at = fire.at if fire else None
+        schedule.next_fire_at = upcoming.at if upcoming else None
     insert_ignoring_duplicates(ReminderOccurrence, occurrences)
     db.session.flush()
     return len(rows)

@@ -92,6 +92,16 @@ def fires_between(times, days, tz_name, after, until):
     return list(itertools.takewhile(lambda fire: fire.at <= until, iter_fires(times, days, tz_name, after)))
 
 
+def due_and_next(times, days, tz_name, after, until):
+    """The fires in (after, until] and the first one after `until`, from one pass of the triggers."""
+    due = []
+    for fire in iter_fires(times, days, tz_name, after):
+        if fire.at > until:
+            return due, fire
+        due.append(fire)
+    return due, None
+
+
 def next_fire(times, days, tz_name, after):
     """The first fire strictly after `after` (None if the schedule can never fire)."""
     return next(iter_fires(times, days, tz_name, after), None)
