@@ -5,7 +5,8 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from backend.accounts.models import Device, User
+from backend.accounts.models import User
+from backend.accounts.services import active_devices_by_user
 from backend.extensions import db
 from backend.monitoring.models import Prompt
 from backend.push import models as push_models
@@ -62,7 +63,14 @@ def send_prompt_pushes(now, batch_size=200):
         .order_by(Prompt.push_after).limit(batch_size).with_for_update(skip_locked=True)).all()
     if not prompts:
         return 0
-    patients = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_({p.user_id for p in prompts})))}
+    patient_ids = {p.user_id for p in prompts}
+    patients = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(patient_ids)))}
+    # Who gets caregiver alerts is read now, so a share revoked a moment ago gets nothing.
+    alerted = {}
+    for patient_id, viewer_id in db.session.execute(sa.select(Share.patient_id, Share.viewer_id).where(
+            Share.patient_id.in_(patient_ids), Share.alerts, Share.revoked_at.is_(None))):
+        alerted.setdefault(patient_id, []).append(viewer_id)
+    devices = active_devices_by_user(patient_ids | {v for viewers in alerted.values() for v in viewers})
     outgoing = []
     for prompt in prompts:
         patient = patients[prompt.user_id]
@@ -70,11 +78,10 @@ def send_prompt_pushes(now, batch_size=200):
         if prompt.severity != "high" and quiet_until is not None:
             prompt.push_after = quiet_until
             continue
-        targets = [(device, "prompt") for device in _active_devices([patient.id])]
+        targets = [(device, "prompt") for device in devices.get(patient.id, ())]
         if caregiver_alert_due(prompt):
-            viewers = db.session.scalars(sa.select(Share.viewer_id).where(
-                Share.patient_id == patient.id, Share.alerts, Share.revoked_at.is_(None))).all()
-            targets += [(device, "alert") for device in _active_devices(viewers)]
+            targets += [(device, "alert") for viewer in alerted.get(patient.id, ())
+                        for device in devices.get(viewer, ())]
         for device, purpose in targets:
             delivery = push_models.PushDelivery(
                 prompt_id=prompt.id, device_id=device.id, purpose=purpose, status="sending", attempts=1,
@@ -87,9 +94,3 @@ def send_prompt_pushes(now, batch_size=200):
     db.session.flush()
     return len(prompts)
 
-
-def _active_devices(user_ids):
-    if not user_ids:
-        return []
-    return db.session.scalars(sa.select(Device).where(Device.user_id.in_(user_ids), Device.active)
-                              .order_by(Device.created_at)).all()

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from backend import events
 from backend.accounts.models import Device, User
+from backend.accounts.services import active_devices_by_user
 from backend.checkins.models import CheckIn
 from backend.extensions import db
 from backend.push import models as push_models
@@ -114,11 +115,7 @@ def _context(occurrences):
     """Users and active devices of a batch of occurrences, in two queries."""
     user_ids = {o.user_id for o in occurrences}
     users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(user_ids)))}
-    devices = {}
-    for device in db.session.scalars(sa.select(Device).where(Device.user_id.in_(user_ids), Device.active)
-                                     .order_by(Device.created_at)):
-        devices.setdefault(device.user_id, []).append(device)
-    return users, devices
+    return users, active_devices_by_user(user_ids)
 
 
 def _deliveries_for(occurrence, purpose, user, devices, now):
