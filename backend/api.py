@@ -3,19 +3,22 @@
 import base64
 import binascii
 import datetime as dt
+import functools
 import http
 import json
 import re
 import uuid
 
 import marshmallow as ma
-from flask import abort
+import sqlalchemy as sa
+from flask import abort, current_app
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.spec import prepare_response
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from backend.domain import HHMM_PATTERN
 from backend.errors import PROBLEM_MIMETYPE
 from backend.sqltypes import utcnow
 
@@ -59,6 +62,13 @@ class Api(SmorestApi):
         prepare_response(response, self.spec, PROBLEM_MIMETYPE)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        session = app.extensions["sqlalchemy"].session
+        if not sa.event.contains(session, "after_flush", _note_flush):
+            sa.event.listen(session, "after_flush", _note_flush)
+            sa.event.listen(session, "do_orm_execute", _note_statement)
+
     def _init_spec(self, *args, **kwargs):
         super()._init_spec(*args, **kwargs)
         self.ma_plugin.converter.add_attribute_function(exclusive_bounds)
@@ -98,10 +108,48 @@ class Parser(FlaskParser):
         return data
 
 
+def _note_flush(session, flush_context):
+    session.info["wrote"] = True
+
+
+def _note_statement(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
+def unit_of_work(view):
+    """The one commit of a request, at its edge: after the view succeeded, if it wrote anything
+    (a change, or an access-log entry of a read); on any error, a rollback. Services only flush."""
+    @functools.wraps(view)
+    def run(*args, **kwargs):
+        session = current_app.extensions["sqlalchemy"].session
+        try:
+            result = view(*args, **kwargs)
+            if session.info.pop("wrote", False) or session.new or session.dirty or session.deleted:
+                session.commit()
+        except BaseException:
+            session.info.pop("wrote", None)
+            session.rollback()
+            raise
+        return result
+    return run
+
+
 class Blueprint(SmorestBlueprint):
-    """flask-smorest Blueprint whose arguments parse with our Parser."""
+    """flask-smorest Blueprint whose arguments parse with our Parser, and whose every view commits
+    once at its edge (`unit_of_work`)."""
 
     ARGUMENTS_PARSER = Parser()
+
+    def route(self, rule, **options):
+        register = super().route(rule, **options)
+
+        def decorator(view):
+            # MethodView.as_view applies `decorators` in order, the last outermost: the commit runs
+            # inside rate limits, so a limit that counts failures sees a failed commit as one.
+            view.decorators = [unit_of_work, *getattr(view, "decorators", ())]
+            return register(view)
+        return decorator
 
     def arguments(self, schema, **kwargs):
         # Given a Schema class, webargs builds a new instance on every request, deep-copying each
@@ -180,7 +228,7 @@ class Text(ma.fields.String):
 class WallClockTime(ma.fields.Time):
     """A local time of day written HH:MM, e.g. 07:30."""
 
-    PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+    PATTERN = HHMM_PATTERN
 
     def __init__(self, **kwargs):
         kwargs["metadata"] = {"pattern": self.PATTERN, **kwargs.get("metadata", {})}

@@ -35,7 +35,7 @@ def get_reminder_or_none(user, reminder_id):
 
 def seed_demo_data(days=30):
     """A demo patient with a month of check-ins and doses; safe to run again (fixed ids)."""
-    user = user_for_firebase_uid(DEMO_UID, display_name="Demo Patient")
+    user, _ = user_for_firebase_uid(DEMO_UID, display_name="Demo Patient")
     update_profile(user, {"timezone": "Europe/London", "quiet_hours": {"start": dt.time(22), "end": dt.time(7)}})
     tz = zoneinfo.ZoneInfo(user.timezone)
     rng = random.Random(7)

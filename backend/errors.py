@@ -2,6 +2,7 @@
 
 import logging
 
+import sqlalchemy as sa
 from flask import current_app, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -126,6 +127,14 @@ def handle_problem(error):
                             errors=error.errors, headers=error.headers)
 
 
+def handle_integrity_error(error):
+    """A write that breaks a uniqueness or reference rule of the database: the request conflicts
+    with what is stored. Nothing of it was kept (the unit of work rolled back)."""
+    log.info("integrity conflict on %s %s (%s)", request.method, request.url_rule,
+             type(getattr(error, "orig", error)).__name__)
+    return problem_response(409, "Conflict", "This conflicts with data already stored.", slug="conflict")
+
+
 def handle_unexpected(error):
     """Anything else is a 500 with no details leaked; the traceback goes to the log only."""
     if isinstance(error, HTTPException):
@@ -137,4 +146,5 @@ def handle_unexpected(error):
 def init_app(app):
     app.register_error_handler(Problem, handle_problem)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(sa.exc.IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -29,7 +29,7 @@ def main(argv=None):
     # Before create_app() would configure INFO logging: migration steps are noise here, and so is
     # the emulator-mode warning that every app the benchmarks build logs.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("backend.auth").setLevel(logging.ERROR)
+    logging.getLogger("backend.accounts.auth").setLevel(logging.ERROR)
     for name in args.names or BENCHMARKS:
         started = time.perf_counter()
         print(f"== {name}", flush=True)

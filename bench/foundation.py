@@ -96,7 +96,7 @@ def bench_create():
     with fresh_database("create") as url:
         app = create_app({**DEV_ENV, "DATABASE_URL": url})
         with app.app_context():
-            user_id = str(user_for_firebase_uid(uid).id)
+            user_id = str(user_for_firebase_uid(uid)[0].id)
             db.engine.dispose()
         headers = {"Content-Type": "application/json",
                    "Authorization": "Bearer " + emulator_id_token(uid, DEV_ENV["FIREBASE_PROJECT_ID"])}
@@ -289,7 +289,7 @@ class Listing:
         self.url, self.times, self.query_times = url, [], []
         self.app = create_app({**DEV_ENV, "DATABASE_URL": url})
         with self.app.app_context():
-            user_id = user_for_firebase_uid(uid).id
+            user_id = user_for_firebase_uid(uid)[0].id
             self.queries = PageQueries(db.engine)
         self.client = self.app.test_client()
         self.headers = {"Authorization": "Bearer " + emulator_id_token(uid, DEV_ENV["FIREBASE_PROJECT_ID"])}

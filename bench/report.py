@@ -102,7 +102,7 @@ class ReportBench:
         now = dt.datetime.now(dt.timezone.utc)
         year_ago = now - dt.timedelta(days=DAYS)
         with self.app.app_context():
-            user = user_for_firebase_uid("bench-report-patient", display_name="Bench Patient")
+            user, _ = user_for_firebase_uid("bench-report-patient", display_name="Bench Patient")
             update_profile(user, {"timezone": TIMEZONE})
             replace_plan(user, {"substances": {"kratom": {"daily_limit": {"amount": 8, "unit": "g"}}}})
 

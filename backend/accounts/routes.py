@@ -7,8 +7,7 @@ from backend.accounts.deletion import delete_account
 from backend.accounts.schemas import (AccountDeletionSchema, DeviceRegistrationSchema, DeviceSchema,
                                       ProfileSchema)
 from backend.api import Blueprint, patch_schema
-from backend.auth import authenticate, current_user
-from backend.extensions import db
+from backend.accounts.auth import authenticate, current_user
 
 blp = Blueprint("accounts", __name__, url_prefix="/v1", description="Profile and devices")
 blp.before_request(authenticate)
@@ -26,7 +25,6 @@ class Me(MethodView):
     def patch(self, changes):
         """Change my display name, time zone, quiet hours or notification privacy."""
         user = services.update_profile(current_user(), changes)
-        db.session.commit()
         return user
 
     @blp.arguments(AccountDeletionSchema)
@@ -34,7 +32,6 @@ class Me(MethodView):
     def delete(self, confirmation):
         """Delete my account and all my data, at once and for good (export it first)."""
         delete_account(current_user())
-        db.session.commit()
 
 
 @blp.route("/devices")
@@ -44,7 +41,6 @@ class Devices(MethodView):
     def post(self, data):
         """Register this phone's FCM token (repeating it is safe and reactivates it)."""
         device = services.register_device(current_user(), data["token"], data["platform"])
-        db.session.commit()
         return device
 
 
@@ -54,4 +50,3 @@ class DeviceById(MethodView):
     def delete(self, device_id):
         """Forget a device; it receives no more pushes."""
         services.remove_device(current_user(), device_id)
-        db.session.commit()

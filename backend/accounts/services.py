@@ -1,33 +1,30 @@
 """Account use cases: who the caller is, their profile and their devices."""
 
 import datetime as dt
+import uuid
 
 import sqlalchemy as sa
 
 from backend.accounts.models import Device, User
+from backend.database import insert_once
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.sqltypes import utcnow
 
 
 def user_for_firebase_uid(uid, display_name=None):
-    """The user with this Firebase uid, created (and committed) on first sight.
+    """The user with this Firebase uid, created on first sight; returns (user, created).
 
-    Committing here is deliberate: authentication is its own unit of work, and the request that
-    follows may be a read that never commits. Two first requests racing insert once.
+    Two first requests racing insert once: the unique uid decides, the loser reads the winner's row.
     """
     user = db.session.scalar(sa.select(User).where(User.firebase_uid == uid))
     if user is not None:
-        return user
-    try:
-        with db.session.begin_nested():
-            user = User(firebase_uid=uid, display_name=(display_name or None) and display_name[:80])
-            db.session.add(user)
-        db.session.commit()
-    except sa.exc.IntegrityError:
-        db.session.rollback()
-        user = db.session.scalar(sa.select(User).where(User.firebase_uid == uid))
-    return user
+        return user, False
+    user = insert_once(User, {"id": uuid.uuid4(), "firebase_uid": uid,
+                              "display_name": (display_name or None) and display_name[:80]})
+    if user is None:
+        return db.session.scalar(sa.select(User).where(User.firebase_uid == uid)), False
+    return user, True
 
 
 def update_profile(user, changes):

@@ -5,11 +5,11 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.domain import PEG_ITEMS, peg_score
 from backend.extensions import db
 from backend.records import ClientRecord
 from backend.sqltypes import UTCDateTime
 
-PEG_ITEMS = ("pain", "enjoyment_interference", "activity_interference")
 ADHD_ITEMS = ("focus", "hyperactivity", "impulsivity", "restlessness")
 SCORE_ITEMS = PEG_ITEMS + ADHD_ITEMS + (
     "mood", "sleep_quality", "phq2_interest", "phq2_mood", "gad2_nervous", "gad2_worry")
@@ -47,7 +47,4 @@ class CheckIn(ClientRecord, db.Model):
     @property
     def peg_score(self):
         """PEG-3 score: the mean of its three items, only when all three were answered."""
-        items = [getattr(self, name) for name in PEG_ITEMS]
-        if any(item is None for item in items):
-            return None
-        return round(sum(items) / 3, 2)
+        return peg_score(self.pain, self.enjoyment_interference, self.activity_interference)

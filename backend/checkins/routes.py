@@ -3,11 +3,10 @@
 from flask.views import MethodView
 
 from backend.api import Blueprint, patch_schema
-from backend.auth import authenticate, current_user
+from backend.accounts.auth import authenticate, current_user
 from backend.checkins import services
 from backend.checkins.schemas import (CheckInCreateSchema, CheckInPageSchema, CheckInQuerySchema,
                                       CheckInSchema, CheckInPatchSchema)
-from backend.extensions import db
 
 blp = Blueprint("checkins", __name__, url_prefix="/v1/checkins", description="Symptom check-ins")
 blp.before_request(authenticate)
@@ -27,7 +26,6 @@ class CheckIns(MethodView):
     def post(self, data):
         """Record a check-in (idempotent on its client id)."""
         checkin = services.record_checkin(current_user(), data)
-        db.session.commit()
         return checkin
 
 
@@ -43,11 +41,9 @@ class CheckInById(MethodView):
     def patch(self, changes, checkin_id):
         """Correct a check-in."""
         checkin = services.correct_checkin(current_user(), checkin_id, changes)
-        db.session.commit()
         return checkin
 
     @blp.response(204)
     def delete(self, checkin_id):
         """Delete a check-in (a tombstone stays for sync)."""
         services.delete_checkin(current_user(), checkin_id)
-        db.session.commit()

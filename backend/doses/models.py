@@ -9,12 +9,6 @@ from backend.extensions import db
 from backend.records import ClientRecord
 from backend.sqltypes import UTCDateTime
 
-SUBSTANCE_KINDS = ("kratom", "adhd_stimulant", "adhd_non_stimulant", "opioid", "benzodiazepine",
-                   "alcohol", "nsaid", "other")
-# Risk differs by form: concentrated 7-hydroxymitragynine (7-OH) is far more potent than leaf.
-FORMS = ("leaf_powder", "capsule", "tablet", "extract", "concentrate_7oh", "liquid", "drink", "patch",
-         "other")
-UNITS = ("g", "mg", "mcg", "ml", "capsule", "tablet", "drink")
 
 
 class Dose(ClientRecord, db.Model):

@@ -3,11 +3,10 @@
 from flask.views import MethodView
 
 from backend.api import Blueprint, patch_schema
-from backend.auth import authenticate, current_user
+from backend.accounts.auth import authenticate, current_user
 from backend.doses import services
 from backend.doses.schemas import (DailyTotalsQuerySchema, DailyTotalsSchema, DosePageSchema,
                                    DoseQuerySchema, DoseSchema, DosePatchSchema)
-from backend.extensions import db
 
 blp = Blueprint("doses", __name__, url_prefix="/v1/doses", description="Dose log")
 blp.before_request(authenticate)
@@ -27,7 +26,6 @@ class Doses(MethodView):
     def post(self, data):
         """Log a dose (idempotent on its client id)."""
         dose = services.log_dose(current_user(), data)
-        db.session.commit()
         return dose
 
 
@@ -52,11 +50,9 @@ class DoseById(MethodView):
     def patch(self, changes, dose_id):
         """Correct a dose."""
         dose = services.correct_dose(current_user(), dose_id, changes)
-        db.session.commit()
         return dose
 
     @blp.response(204)
     def delete(self, dose_id):
         """Delete a dose (a tombstone stays for sync)."""
         services.delete_dose(current_user(), dose_id)
-        db.session.commit()

@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from backend.api import Instant, Number, RangeQuerySchema, Schema, Text, page_schema
 from backend.checkins.schemas import NOTE_MAX
-from backend.doses.models import FORMS, SUBSTANCE_KINDS, UNITS
+from backend.domain import FORM_NAMES, SUBSTANCE_KINDS, UNITS
 
 MAX_AMOUNT = 100_000
 MAX_TOTAL_DAYS = 366
@@ -14,7 +14,7 @@ class DoseSchema(Schema):
     id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
     taken_at = Instant(required=True)
     substance_kind = ma.fields.String(required=True, validate=ma.validate.OneOf(SUBSTANCE_KINDS))
-    form = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(FORMS),
+    form = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(FORM_NAMES),
                             metadata={"description": "Product form; `concentrate_7oh` for concentrated 7-OH products"})
     product = Text(allow_none=True, validate=ma.validate.Length(1, 120),
                    metadata={"description": "Product or strain name"})

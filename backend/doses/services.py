@@ -1,12 +1,11 @@
 """Dose use cases."""
 
-import datetime as dt
-import zoneinfo
 from collections import defaultdict
 
 import sqlalchemy as sa
 
 from backend import events, records
+from backend.domain import day_bounds, zone
 from backend.doses.models import Dose
 from backend.extensions import db
 
@@ -34,17 +33,10 @@ def delete_dose(user, dose_id):
     return records.delete_owned(Dose, user, dose_id)
 
 
-def local_day_bounds(tz, first_day, last_day):
-    """UTC instants that bound local days first_day..last_day (DST-length days included)."""
-    start = dt.datetime.combine(first_day, dt.time(), tz).astimezone(dt.timezone.utc)
-    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.timezone.utc)
-    return start, end
-
-
 def daily_totals(user, first_day, last_day):
     """Sum of amounts per local day, substance and unit, in the user's time zone."""
-    tz = zoneinfo.ZoneInfo(user.timezone)
-    start, end = local_day_bounds(tz, first_day, last_day)
+    tz = zone(user.timezone)
+    start, end = day_bounds(tz, first_day, last_day)
     rows = db.session.execute(
         sa.select(Dose.taken_at, Dose.substance_kind, Dose.unit, Dose.amount).where(
             Dose.user_id == user.id, Dose.deleted_at.is_(None),

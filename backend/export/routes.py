@@ -4,7 +4,7 @@ from flask import current_app, g
 from flask.views import MethodView
 
 from backend.api import Blueprint
-from backend.auth import authenticate, current_user
+from backend.accounts.auth import authenticate, current_user
 from backend.export import fhir, services
 from backend.export.schemas import ExportQuerySchema, ExportSchema, FhirBundleSchema
 from backend.extensions import limiter

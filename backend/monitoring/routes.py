@@ -3,8 +3,7 @@
 from flask.views import MethodView
 
 from backend.api import Blueprint, RangeQuerySchema
-from backend.auth import authenticate, current_user
-from backend.extensions import db
+from backend.accounts.auth import authenticate, current_user
 from backend.monitoring import services
 from backend.monitoring.plan import effective_plan, replace_plan
 from backend.monitoring.schemas import PlanSchema, PromptPageSchema, PromptSchema
@@ -26,7 +25,6 @@ class PlanView(MethodView):
     def put(self, settings):
         """Replace my plan's settings; anything left out goes back to its default."""
         plan = replace_plan(current_user(), settings)
-        db.session.commit()
         return plan
 
 
@@ -46,7 +44,6 @@ class PromptAck(MethodView):
     def post(self, prompt_id):
         """Mark a prompt as read."""
         prompt = services.acknowledge_prompt(current_user(), prompt_id)
-        db.session.commit()
         return prompt
 
 
@@ -59,5 +56,4 @@ class PatientPrompts(MethodView):
         sharing.viewer_share(current_user(), patient_id, "prompts")
         items, next_cursor = services.list_prompts(sharing.patient_of(patient_id), args)
         sharing.log_access(patient_id, "prompts", viewer=current_user())
-        db.session.commit()
         return {"items": items, "next_cursor": next_cursor}

@@ -8,21 +8,15 @@ Every rule reads only a bounded window of recent data, so its cost does not grow
 import dataclasses
 import datetime as dt
 import statistics
-import zoneinfo
 
 import sqlalchemy as sa
 
 from backend.checkins.models import ADHD_ITEMS, CheckIn
 from backend.doses.models import Dose
 from backend.extensions import db
-from backend.monitoring.units import convert, display
+from backend.domain import convert, day_bounds, display_amount, local_date, substance_phrase, zone
 
 CLINICIAN = "Consider talking this over with your clinician or pharmacist."
-SUBSTANCE_NAMES = {
-    "kratom": "kratom", "adhd_stimulant": "an ADHD stimulant", "adhd_non_stimulant": "a non-stimulant ADHD medicine",
-    "opioid": "an opioid", "benzodiazepine": "a benzodiazepine", "alcohol": "alcohol", "nsaid": "an NSAID",
-    "other": "another substance",
-}
 SEDATING = ("opioid", "benzodiazepine", "alcohol")
 LIVER_SIGNS = ("dark_urine", "yellow_skin_or_eyes")
 
@@ -46,15 +40,13 @@ class Context:
 
     @property
     def tz(self):
-        return zoneinfo.ZoneInfo(self.user.timezone)
+        return zone(self.user.timezone)
 
     def local_date(self, instant):
-        return instant.astimezone(self.tz).date()
+        return local_date(instant, self.tz)
 
     def day_bounds(self, day):
-        start = dt.datetime.combine(day, dt.time(), self.tz).astimezone(dt.timezone.utc)
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.tz).astimezone(dt.timezone.utc)
-        return start, end
+        return day_bounds(self.tz, day)
 
     def doses(self, since, until, kinds=None):
         query = sa.select(Dose).where(Dose.user_id == self.user.id, Dose.deleted_at.is_(None),
@@ -93,11 +85,11 @@ def daily_limit(ctx, dose):
     total = round(total, 9)
     if total <= limit["amount"]:
         return []
-    name = SUBSTANCE_NAMES[dose.substance_kind]
+    name = substance_phrase(dose.substance_kind)
     return [Finding(
         "daily_limit", dose.substance_kind, "warning", f"daily_limit:{dose.substance_kind}:{day.isoformat()}",
-        f"Your logged {name} for {day:%a %d %b} adds up to {display(round(total, 3), limit['unit'])}, above the "
-        f"daily limit of {display(limit['amount'], limit['unit'])} in your plan. {CLINICIAN}",
+        f"Your logged {name} for {day:%a %d %b} adds up to {display_amount(round(total, 3), limit['unit'])}, above the "
+        f"daily limit of {display_amount(limit['amount'], limit['unit'])} in your plan. {CLINICIAN}",
         {"date": day.isoformat(), "total": round(total, 6), "unit": limit["unit"], "limit": limit["amount"]})]
 
 
@@ -117,7 +109,7 @@ def min_interval(ctx, dose):
     nearest = min(close, key=lambda other: abs(other.taken_at - dose.taken_at))
     first, second = sorted((nearest, dose), key=lambda d: (d.taken_at, str(d.id)))
     gap = int((second.taken_at - first.taken_at).total_seconds() // 60)
-    name = SUBSTANCE_NAMES[dose.substance_kind]
+    name = substance_phrase(dose.substance_kind)
     return [Finding(
         "min_interval", dose.substance_kind, "warning", f"min_interval:{first.id}:{second.id}",
         f"You logged {name} at {ctx.local_time(first.taken_at)} and again {gap} minutes later, sooner than the "
@@ -187,7 +179,7 @@ def combination(ctx, dose):
         if partner.substance_kind in SEDATING:
             findings.append(Finding(
                 "combination", partner.substance_kind, "high", f"combination:{partner.id}",
-                f"You logged kratom and {SUBSTANCE_NAMES[partner.substance_kind]} {hours:.1f} hours apart "
+                f"You logged kratom and {substance_phrase(partner.substance_kind)} {hours:.1f} hours apart "
                 f"({ctx.local_time(min(kratom.taken_at, partner.taken_at))}). Together they can slow breathing "
                 "dangerously; most kratom-related deaths involved such combinations. If you or someone with you is "
                 "very drowsy, hard to wake or breathing slowly, call emergency services now. "

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from backend.api import Instant, Integer, Number, Schema, page_schema
-from backend.doses.models import SUBSTANCE_KINDS, UNITS
+from backend.domain import SUBSTANCE_KINDS, UNITS
 
 
 class LimitSchema(Schema):

@@ -23,7 +23,8 @@ from backend.reminders import recurrence
 from backend.reminders.messages import reminder_message
 from backend.reminders.models import (ANSWERED, EXPIRED, MISSED, PENDING, SENT, ReminderOccurrence,
                                       ReminderSchedule)
-from backend.reminders.services import EARLY_ANSWER, schedule_timezone
+from backend.domain import EARLY_ANSWER, checkin_answers
+from backend.reminders.services import schedule_timezone
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def answered_by_checkin(occurrences, now):
     since = min(o.due_at for o in checkin_occurrences) - EARLY_ANSWER
     latest = latest_checkins({o.user_id for o in checkin_occurrences}, since)
     return {o.id for o in checkin_occurrences
-            if o.user_id in latest and latest[o.user_id] >= o.due_at - EARLY_ANSWER}
+            if o.user_id in latest and checkin_answers(latest[o.user_id], o.due_at)}
 
 
 def mark_answered(occurrence, now):

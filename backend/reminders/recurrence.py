@@ -12,21 +12,18 @@ import zoneinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from backend.domain import parse_hhmm
+
 ONE_SECOND = dt.timedelta(seconds=1)
 # Longer than any DST shift there is (Antarctica/Troll moves two hours).
 DST_LOOKBACK = dt.timedelta(hours=3)
-
-
-def parse_time(text):
-    hour, minute = text.split(":")
-    return int(hour), int(minute)
 
 
 def build_triggers(times, days, tz):
     """One cron trigger per time of day (a cron hour×minute product would invent times)."""
     day_of_week = ",".join(days)
     return [CronTrigger(day_of_week=day_of_week, hour=hour, minute=minute, timezone=tz)
-            for hour, minute in map(parse_time, sorted(set(times)))]
+            for hour, minute in map(parse_hhmm, sorted(set(times)))]
 
 
 def earliest_fire_time(triggers, now):

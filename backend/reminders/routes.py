@@ -3,8 +3,7 @@
 from flask.views import MethodView
 
 from backend.api import Blueprint, RangeQuerySchema
-from backend.auth import authenticate, current_user
-from backend.extensions import db
+from backend.accounts.auth import authenticate, current_user
 from backend.reminders import services
 from backend.reminders.schemas import (OccurrencePageSchema, OccurrenceQuerySchema, OccurrenceSchema,
                                        ReceiptSchema, ReminderPageSchema, ReminderPatchSchema, ReminderSchema,
@@ -28,7 +27,6 @@ class Reminders(MethodView):
     def post(self, data):
         """Create a reminder schedule (idempotent on its client id)."""
         schedule = services.create_reminder(current_user(), data)
-        db.session.commit()
         return schedule
 
 
@@ -44,14 +42,12 @@ class ReminderById(MethodView):
     def patch(self, changes, reminder_id):
         """Change a reminder; its next occurrence moves accordingly."""
         schedule = services.update_reminder(current_user(), reminder_id, changes)
-        db.session.commit()
         return schedule
 
     @blp.response(204)
     def delete(self, reminder_id):
         """Delete a reminder; pushes not yet sent are dropped."""
         services.delete_reminder(current_user(), reminder_id)
-        db.session.commit()
 
 
 @blp.route("/occurrences")
@@ -78,7 +74,6 @@ class OccurrenceAck(MethodView):
     def post(self, occurrence_id):
         """Confirm a reminder (it counts as answered)."""
         occurrence = services.acknowledge(current_user(), occurrence_id)
-        db.session.commit()
         return occurrence
 
 
@@ -89,7 +84,6 @@ class OccurrenceSnooze(MethodView):
     def post(self, data, occurrence_id):
         """Push this reminder again in a few minutes."""
         occurrence = services.snooze(current_user(), occurrence_id, data["minutes"])
-        db.session.commit()
         return occurrence
 
 
@@ -100,5 +94,4 @@ class OccurrenceReceipt(MethodView):
     def post(self, data, occurrence_id):
         """Report that the push was delivered, opened or dismissed on the phone."""
         occurrence = services.record_receipt(current_user(), occurrence_id, data["event"], data["at"])
-        db.session.commit()
         return occurrence

@@ -1,14 +1,12 @@
 """Reminder schedule and occurrence payloads."""
 
-import re
-
 import marshmallow as ma
 
 from backend.accounts.schemas import TimeZoneField
+from backend.domain import HHMM_PATTERN
 from backend.api import Boolean, Instant, Integer, RangeQuerySchema, Schema, Text, page_schema
 from backend.reminders.models import KINDS, WEEKDAYS
 
-TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_TIMES = 12
 SNOOZE_MINUTES = (1, 240)
 FOLLOW_UP_MINUTES = (5, 720)
@@ -18,7 +16,7 @@ class ReminderSchema(Schema):
     id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     times = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Regexp(TIME_OF_DAY, error="Must be a 24-hour HH:MM time.")),
+        ma.fields.String(validate=ma.validate.Regexp(HHMM_PATTERN, error="Must be a 24-hour HH:MM time.")),
         required=True, validate=ma.validate.Length(1, MAX_TIMES),
         metadata={"description": "Local wall-clock times, e.g. [\"08:00\", \"21:30\"]"})
     days = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(WEEKDAYS)),

@@ -5,6 +5,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from backend import records
+from backend.domain import answered_window
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.extensions import db
 from backend.reminders import recurrence
@@ -12,9 +13,6 @@ from backend.reminders.models import ANSWERED, MISSED, PENDING, SENT, ReminderOc
 from backend.sqltypes import utcnow
 
 MAX_SNOOZES = 6
-# A check-in done shortly before a check-in reminder answers it; a late one still does for a day.
-EARLY_ANSWER = dt.timedelta(minutes=30)
-ANSWERABLE_FOR = dt.timedelta(hours=24)
 # What decides when a schedule fires; other changes (label, follow-up) leave next_fire_at alone.
 WHEN_FIELDS = ("times", "days", "timezone", "active")
 
@@ -97,14 +95,14 @@ def follow_profile_timezone(user):
 
 
 def answer_with_checkin(user, recorded_at, now=None):
-    """A check-in answers the person's open check-in reminders due up to 30 minutes after it
-    and at most a day before it (pending ones are then never pushed)."""
+    """A check-in answers the person's open check-in reminders due in its window (up to 30 minutes
+    after it and at most a day before it); pending ones are then never pushed."""
+    first_due, last_due = answered_window(recorded_at)
     result = db.session.execute(
         sa.update(ReminderOccurrence)
         .where(ReminderOccurrence.user_id == user.id, ReminderOccurrence.kind == "checkin",
                ReminderOccurrence.status.in_((PENDING, SENT, MISSED)),
-               ReminderOccurrence.due_at <= recorded_at + EARLY_ANSWER,
-               ReminderOccurrence.due_at >= recorded_at - ANSWERABLE_FOR)
+               ReminderOccurrence.due_at >= first_due, ReminderOccurrence.due_at <= last_due)
         .values(status=ANSWERED, answered_at=now or utcnow(), answered_by="checkin")
         .execution_options(synchronize_session=False))
     if result.rowcount:

@@ -21,7 +21,7 @@ from backend.doses.models import Dose
 from backend.extensions import db
 from backend.monitoring.models import SEVERITIES, Prompt
 from backend.monitoring.plan import effective_plan
-from backend.monitoring.units import convert
+from backend.domain import convert
 from backend.reminders.models import ReminderOccurrence
 from backend.sharing import services
 from backend.sqltypes import utcnow

@@ -4,10 +4,10 @@ from flask import current_app, g, request
 from flask.views import MethodView
 
 from backend.api import Blueprint, RangeQuerySchema, patch_schema
-from backend.auth import authenticate, current_user
+from backend.accounts.auth import authenticate, current_user
 from backend.checkins.services import list_checkins
 from backend.doses.services import list_doses
-from backend.extensions import db, limiter
+from backend.extensions import limiter
 from backend.sharing import services
 from backend.sharing.schemas import (AcceptSchema, AccessLogPageSchema, InviteCreateSchema, InviteListSchema,
                                      NewInviteSchema, NewReportLinkSchema, ReportLinkCreateSchema,
@@ -59,7 +59,6 @@ class Invites(MethodView):
     def post(self, data):
         """Invite a caregiver or clinician: a one-time code, shown only in this response."""
         invite, code = services.create_invite(current_user(), data)
-        db.session.commit()
         return _present_invite(invite, utcnow(), code)
 
 
@@ -69,7 +68,6 @@ class InviteById(MethodView):
     def delete(self, invite_id):
         """Withdraw an invite that was not accepted yet."""
         services.revoke_invite(current_user(), invite_id)
-        db.session.commit()
 
 
 @blp.route("/shares/accept")
@@ -82,7 +80,6 @@ class Accept(MethodView):
     def post(self, data):
         """Accept an invite code and become linked to the patient who made it."""
         share = services.accept_invite(current_user(), data["code"])
-        db.session.commit()
         return _present_share(share)
 
 
@@ -102,14 +99,12 @@ class ShareById(MethodView):
     def patch(self, changes, share_id):
         """Change what a share lets the other person see (the patient only)."""
         share = services.update_share(current_user(), share_id, changes)
-        db.session.commit()
         return _present_share(share)
 
     @blp.response(204)
     def delete(self, share_id):
         """End a share, from either side; it takes effect on the very next request."""
         services.revoke_share(current_user(), share_id)
-        db.session.commit()
 
 
 @blp.route("/report-links")
@@ -124,7 +119,6 @@ class ReportLinks(MethodView):
     def post(self, data):
         """Create a read-only report link for a clinician (the address is shown only here)."""
         link, token = services.create_report_link(current_user(), data)
-        db.session.commit()
         link.url = f"{current_app.config['CARELOOP_PUBLIC_URL'].rstrip('/')}/r/{token}"
         return link
 
@@ -135,7 +129,6 @@ class ReportLinkById(MethodView):
     def delete(self, link_id):
         """Revoke a report link at once."""
         services.revoke_report_link(current_user(), link_id)
-        db.session.commit()
 
 
 @blp.route("/me/access-log")
@@ -168,7 +161,6 @@ class PatientSummary(MethodView):
         scopes = share.scopes if share else ["checkins", "doses", "notes", "prompts"]
         summary = summarize(patient, since, until, scopes)
         services.log_access(patient_id, "summary", viewer=current_user())
-        db.session.commit()
         return summary
 
 
@@ -181,7 +173,6 @@ class PatientCheckIns(MethodView):
         patient, _ = _patient_read(patient_id, "checkins")
         items, next_cursor = list_checkins(patient, args)
         services.log_access(patient_id, "checkins", viewer=current_user())
-        db.session.commit()
         return {"items": items, "next_cursor": next_cursor}
 
 
@@ -194,6 +185,5 @@ class PatientDoses(MethodView):
         patient, _ = _patient_read(patient_id, "doses")
         items, next_cursor = list_doses(patient, args)
         services.log_access(patient_id, "doses", viewer=current_user())
-        db.session.commit()
         return {"items": items, "next_cursor": next_cursor}
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from flask import Blueprint, render_template, request, url_for
 
-from backend.extensions import db, limiter
+from backend.api import unit_of_work
+from backend.extensions import limiter
 from backend.sharing.report import view_report
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -40,12 +41,12 @@ def _not_found(response):
 
 @bp.get("/r/<token>")
 @limiter.limit(UNKNOWN_TOKEN_LIMIT, deduct_when=_not_found)
+@unit_of_work
 def clinician_report(token):
     """A clinician's read-only report; the same plain 404 for unknown, revoked and expired links."""
     report = view_report(token)
     if report is None:
         return render_template("web/unavailable.html"), 404
-    db.session.commit()
     return render_template("web/report.html", report=report)
 
 

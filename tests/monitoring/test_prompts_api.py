@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 import jobs
 from backend.checkins.vocabulary import SIDE_EFFECTS, WITHDRAWAL_SYMPTOMS
-from backend.doses.models import SUBSTANCE_KINDS
+from backend.domain import SUBSTANCE_KINDS
 from backend.extensions import db
 from backend.monitoring.delivery import RULE_TITLES
 from backend.monitoring.plan import DEFAULTS

@@ -10,7 +10,9 @@ from firebase_admin import auth as firebase_auth
 from firebase_admin import credentials
 from flask import current_app, g, request
 
+from backend.accounts.services import user_for_firebase_uid
 from backend.errors import Problem, Unauthorized
+from backend.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +74,11 @@ def authenticate():
     """before_request hook of the authenticated blueprints: load (or create) the calling user."""
     if request.method == "OPTIONS":
         return
-    from backend.accounts.services import user_for_firebase_uid
-
     claims = verify_bearer_token()
-    g.user = user_for_firebase_uid(claims["uid"], display_name=claims.get("name"))
+    g.user, created = user_for_firebase_uid(claims["uid"], display_name=claims.get("name"))
+    if created:
+        # Signing up is its own unit of work: the request that follows may be a read.
+        db.session.commit()
 
 
 def current_user():

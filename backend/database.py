@@ -1,0 +1,36 @@
+"""Statements every feature writes the same way: inserts that let a unique key decide, and claims
+of work rows that any number of processes can take side by side."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from backend.extensions import db
+
+
+def insert_ignoring_duplicates(model, rows):
+    """INSERT … ON CONFLICT DO NOTHING: the unique key, not the caller, decides what exists."""
+    if not rows:
+        return
+    # render_nulls: every row names the same columns, so the rows go out as one batch; by default
+    # the ORM leaves out None values and starts a new statement whenever the set of columns changes.
+    db.session.execute(_insert(model).on_conflict_do_nothing().execution_options(render_nulls=True), rows)
+
+
+def insert_once(model, row):
+    """Insert one row unless its unique key exists; returns the new ORM object, or None."""
+    return db.session.scalar(_insert(model).values(**row).on_conflict_do_nothing().returning(model))
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def claim(query):
+    """The rows of `query`, locked FOR UPDATE SKIP LOCKED (SQLite has one writer and ignores it).
+
+    OF the claimed table only: a bare FOR UPDATE also locks eager-loaded rows (a reminder's
+    schedule), so a person editing that reminder would wait for a whole FCM round trip.
+    """
+    claimed = query.column_descriptions[0]["entity"]
+    return db.session.scalars(query.with_for_update(of=claimed, skip_locked=True)).unique().all()
