@@ -57,13 +57,13 @@ def register_blueprints(api):
     from backend.accounts.routes import blp as accounts
     from backend.checkins.routes import blp as checkins
     from backend.doses.routes import blp as doses
-    from backend.export.routes import blp as export
     from backend.ops.routes import blp as ops
     from backend.reminders.routes import blp as reminders
     from backend.monitoring.routes import blp as monitoring
+    from backend.mydata.routes import blp as mydata
     from backend.sharing.routes import blp as sharing
 
-    for blueprint in (ops, accounts, checkins, doses, reminders, sharing, monitoring, export):
+    for blueprint in (ops, accounts, checkins, doses, reminders, sharing, monitoring, mydata):
         api.register_blueprint(blueprint)
 
 

@@ -3,9 +3,7 @@
 from flask.views import MethodView
 
 from backend.accounts import services
-from backend.accounts.deletion import delete_account
-from backend.accounts.schemas import (AccountDeletionSchema, DeviceRegistrationSchema, DeviceSchema,
-                                      ProfileSchema)
+from backend.accounts.schemas import DeviceRegistrationSchema, DeviceSchema, ProfileSchema
 from backend.api import Blueprint, patch_schema
 from backend.accounts.auth import authenticate, current_user
 
@@ -26,13 +24,6 @@ class Me(MethodView):
         """Change my display name, time zone, quiet hours or notification privacy."""
         user = services.update_profile(current_user(), changes)
         return user
-
-    @blp.arguments(AccountDeletionSchema)
-    @blp.response(204)
-    def delete(self, confirmation):
-        """Delete my account and all my data, at once and for good (export it first)."""
-        delete_account(current_user())
-
 
 @blp.route("/devices")
 class Devices(MethodView):

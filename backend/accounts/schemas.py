@@ -6,7 +6,6 @@ import zoneinfo
 
 import marshmallow as ma
 
-from backend.accounts.deletion import CONFIRMATION
 from backend.accounts.models import NOTIFICATION_PRIVACY, PLATFORMS
 from backend.api import Instant, Schema, Text, WallClockTime
 
@@ -71,9 +70,3 @@ class DeviceSchema(Schema):
     active = ma.fields.Boolean(dump_only=True)
     last_seen_at = Instant(dump_only=True)
     created_at = Instant(dump_only=True)
-
-
-class AccountDeletionSchema(Schema):
-    confirm = ma.fields.String(required=True, validate=ma.validate.Equal(
-        CONFIRMATION, error=f'Must be exactly "{CONFIRMATION}".'), metadata={
-        "description": "The words that confirm it: everything is removed at once and cannot be restored"})

@@ -16,7 +16,8 @@ import uuid
 from fhirclient.models.bundle import Bundle
 from fhirclient.models.fhirabstractbase import FHIRValidationError
 
-from backend.checkins.models import PEG_ITEMS, SCORE_ITEMS
+from backend.checkins.models import SCORE_ITEMS
+from backend.domain import PEG_ITEMS, display_amount, form_label, substance_label, words
 
 MIMETYPE = "application/fhir+json"
 LOINC = "http://loinc.org"
@@ -52,12 +53,6 @@ ITEM_TEXT = {
     "checkin": "Careloop check-in",
 }
 UCUM_UNITS = {"g": "g", "mg": "mg", "mcg": "ug", "ml": "mL"}
-SUBSTANCE_NAMES = {
-    "kratom": "Kratom", "adhd_stimulant": "ADHD stimulant", "adhd_non_stimulant": "ADHD non-stimulant",
-    "opioid": "Opioid", "benzodiazepine": "Benzodiazepine", "alcohol": "Alcohol", "nsaid": "NSAID",
-    "other": "Other substance",
-}
-FORM_NAMES = {"concentrate_7oh": "7-OH concentrate"}
 
 
 SURVEY = [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}]
@@ -172,7 +167,7 @@ def _checkin_observations(checkin, patient_id):
     for kind, symptoms in (("side_effect", checkin.side_effects), ("withdrawal_symptom", checkin.withdrawal_symptoms)):
         for symptom in symptoms or ():
             members.append(observation(f"{kind}:{symptom}", item_code(kind), valueCodeableConcept=_careloop_code(
-                SYMPTOMS, symptom, symptom.replace("_", " "))))
+                SYMPTOMS, symptom, words(symptom))))
     panel = observation("checkin", item_code("checkin"),
                         identifier=[{"system": f"{CARELOOP}/sid/checkin", "value": str(checkin.id)}])
     if members:  # FHIR JSON has no empty arrays
@@ -183,13 +178,13 @@ def _checkin_observations(checkin, patient_id):
 
 
 def _medication_statement(dose, patient_id):
-    substance = SUBSTANCE_NAMES.get(dose.substance_kind, dose.substance_kind)
-    form = FORM_NAMES.get(dose.form, (dose.form or "").replace("_", " "))
+    substance = substance_label(dose.substance_kind)
+    form = form_label(dose.form)
     text = ", ".join(part for part in (dose.product, form) if part)
     quantity = {"value": dose.amount, "unit": dose.unit}
     if dose.unit in UCUM_UNITS:
         quantity.update(system=UCUM, code=UCUM_UNITS[dose.unit])
-    amount = f"{dose.amount:g} {dose.unit}"
+    amount = display_amount(dose.amount, dose.unit)
     statement = {
         "resourceType": "MedicationStatement",
         "id": str(dose.id),

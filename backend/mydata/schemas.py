@@ -1,16 +1,20 @@
-"""The export document: the API's own payloads, minus other people's internal details and any secret."""
+"""The export document (the API's own payloads, minus other people's internal details and any
+secret) and the confirmation that deletes an account."""
 
 import marshmallow as ma
 
-from backend.accounts.schemas import DeviceSchema, ProfileSchema
+from backend.accounts.schemas import ProfileSchema
 from backend.api import Instant, Schema
 from backend.checkins.schemas import CheckInSchema
 from backend.doses.schemas import DoseSchema
 from backend.monitoring.schemas import PlanSchema, PromptSchema
+from backend.push.models import Purpose
+from backend.push.schemas import DeviceSchema
 from backend.reminders.schemas import OccurrenceSchema, ReminderSchema
 from backend.sharing.schemas import AccessLogEntrySchema, InviteSchema, ReportLinkSchema
 
 FORMATS = ("json", "csv", "fhir")
+CONFIRMATION = "delete my account and data"
 
 
 class ExportQuerySchema(Schema):
@@ -58,15 +62,23 @@ class ExportedAccessLogEntrySchema(AccessLogEntrySchema):
 
 class ExportedPushSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
-    occurrence_id = ma.fields.UUID(dump_only=True, allow_none=True)
-    prompt_id = ma.fields.UUID(dump_only=True, allow_none=True)
+    occurrence_id = ma.fields.Method("_occurrence_id", dump_only=True, allow_none=True,
+                                     metadata={"type": "string", "format": "uuid"})
+    prompt_id = ma.fields.Method("_prompt_id", dump_only=True, allow_none=True,
+                                 metadata={"type": "string", "format": "uuid"})
     device_id = ma.fields.UUID(dump_only=True)
-    purpose = ma.fields.String(dump_only=True)
+    purpose = ma.fields.String(dump_only=True, attribute="label")
     status = ma.fields.String(dump_only=True)
     attempts = ma.fields.Integer(dump_only=True)
     error = ma.fields.String(dump_only=True, allow_none=True)
     created_at = Instant(dump_only=True)
     updated_at = Instant(dump_only=True)
+
+    def _occurrence_id(self, delivery):
+        return str(delivery.subject_id) if delivery.purpose in (Purpose.REMINDER, Purpose.FOLLOW_UP) else None
+
+    def _prompt_id(self, delivery):
+        return str(delivery.subject_id) if delivery.purpose in (Purpose.PROMPT, Purpose.ALERT) else None
 
 
 def items(schema, description):
@@ -98,3 +110,9 @@ class FhirBundleSchema(Schema):
     type = ma.fields.String(required=True, validate=ma.validate.OneOf(["collection"]))
     timestamp = ma.fields.String(required=True)
     entry = ma.fields.List(ma.fields.Dict(), required=True)
+
+
+class AccountDeletionSchema(Schema):
+    confirm = ma.fields.String(required=True, validate=ma.validate.Equal(
+        CONFIRMATION, error=f'Must be exactly "{CONFIRMATION}".'), metadata={
+        "description": "The words that confirm it: everything is removed at once and cannot be restored"})

@@ -10,22 +10,15 @@ import pytest
 import sqlalchemy as sa
 
 import jobs
-from backend.accounts.deletion import CONFIRMATION
-from backend.accounts.models import Device
-from backend.extensions import db, limiter
+from backend.extensions import db
 from backend.monitoring.models import Prompt
+from backend.mydata.schemas import CONFIRMATION
+from backend.push.models import Device
 from backend.reminders.models import ReminderOccurrence
 from backend.sharing.models import ReportLink, ShareInvite
-from tests import account_world
+from tests.mydata import account_world
 
 CONFIRM = {"confirm": CONFIRMATION}
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits(app):
-    limiter.reset()
-    yield
-    limiter.reset()
 
 
 @pytest.fixture

@@ -1,15 +1,16 @@
-"""/v1/me/export."""
+"""`GET /v1/me/export` and `DELETE /v1/me` (the profile's other methods are accounts')."""
 
 from flask import current_app, g
 from flask.views import MethodView
 
 from backend.api import Blueprint
 from backend.accounts.auth import authenticate, current_user
-from backend.export import fhir, services
-from backend.export.schemas import ExportQuerySchema, ExportSchema, FhirBundleSchema
 from backend.extensions import limiter
+from backend.mydata import fhir, services
+from backend.mydata.schemas import AccountDeletionSchema, ExportQuerySchema, ExportSchema, FhirBundleSchema
 
-blp = Blueprint("export", __name__, url_prefix="/v1", description="Export of everything a person has")
+blp = Blueprint("mydata", __name__, url_prefix="/v1",
+                description="My data: export of everything a person has, and deleting the account")
 blp.before_request(authenticate)
 
 # One 200 response with a media type per `format`.
@@ -47,3 +48,14 @@ class Export(MethodView):
         response.headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
         response.headers["Cache-Control"] = "no-store"
         return response
+
+
+# The same rule as accounts' profile view: Flask picks the view by method, and the spec merges the
+# operations of both under one path.
+@blp.route("/me")
+class MyAccount(MethodView):
+    @blp.arguments(AccountDeletionSchema)
+    @blp.response(204)
+    def delete(self, confirmation):
+        """Delete my account and all my data, at once and for good (export it first)."""
+        services.delete_account(current_user())
