@@ -14,6 +14,7 @@ def create_app(config=None):
     from backend.config import load_config
     from apispec.ext.marshmallow import MarshmallowPlugin
 
+    from backend import registry, wiring
     from backend.accounts import auth
     from backend.api import schema_name
     from backend.extensions import api, db, limiter, migrate
@@ -45,6 +46,7 @@ def create_app(config=None):
         from backend.sqlite import init_app as sqlite_init_app
         sqlite_init_app(app)
 
+    registry.init_app(app, wiring.REGISTRY)
     register_blueprints(api)
     app.register_blueprint(web_pages)  # HTML pages: outside the JSON API and its spec
     errors.init_app(app)
@@ -58,12 +60,14 @@ def register_blueprints(api):
     from backend.checkins.routes import blp as checkins
     from backend.doses.routes import blp as doses
     from backend.ops.routes import blp as ops
+    from backend.push.routes import blp as devices
     from backend.reminders.routes import blp as reminders
     from backend.monitoring.routes import blp as monitoring
     from backend.mydata.routes import blp as mydata
+    from backend.reports.routes import blp as reports
     from backend.sharing.routes import blp as sharing
 
-    for blueprint in (ops, accounts, checkins, doses, reminders, sharing, monitoring, mydata):
+    for blueprint in (ops, accounts, devices, checkins, doses, reminders, sharing, monitoring, reports, mydata):
         api.register_blueprint(blueprint)
 
 

@@ -38,6 +38,9 @@ def load_config(instance_path, overrides=None):
         "GOOGLE_APPLICATION_CREDENTIALS": env.get("GOOGLE_APPLICATION_CREDENTIALS"),
         "CARELOOP_PUSH": env.get("CARELOOP_PUSH", "firebase" if production else "local"),
         "CARELOOP_FCM_ENDPOINT": env.get("CARELOOP_FCM_ENDPOINT"),
+        # A push transport object (`send(messages) -> results`) that replaces the one CARELOOP_PUSH
+        # names: the seam through which tests and benchmarks install their fakes.
+        "PUSH_TRANSPORT": None,
         # How many occurrences (or retries) one pushing transaction claims; unset: the jobs' defaults.
         "CARELOOP_DISPATCH_BATCH": int(env.get("CARELOOP_DISPATCH_BATCH") or 0) or None,
         "REDIS_URL": env.get("REDIS_URL"),

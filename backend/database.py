@@ -4,6 +4,7 @@ of work rows that any number of processes can take side by side."""
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from backend.errors import NotFound
 from backend.extensions import db
 
 
@@ -34,3 +35,12 @@ def claim(query):
     """
     claimed = query.column_descriptions[0]["entity"]
     return db.session.scalars(query.with_for_update(of=claimed, skip_locked=True)).unique().all()
+
+
+def owned(model, user, record_id, *, owner="user_id"):
+    """The user's row of `model` with this id, or 404 for anything else: another person's id reveals
+    nothing, and a tombstone (a row with `deleted_at`) is gone."""
+    row = db.session.get(model, record_id)
+    if row is None or getattr(row, owner) != user.id or getattr(row, "deleted_at", None) is not None:
+        raise NotFound(f"No {model.noun} with this id.")
+    return row

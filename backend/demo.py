@@ -11,7 +11,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from backend.accounts.services import register_device, update_profile, user_for_firebase_uid
+from backend.accounts.services import update_profile, user_for_firebase_uid
+from backend.push.services import register_device
 from backend.checkins.services import record_checkin
 from backend.devtokens import emulator_id_token
 from backend.doses.services import log_dose
@@ -19,7 +20,7 @@ from backend.extensions import db
 from backend.reminders.models import ReminderSchedule
 from backend.reminders.services import create_reminder, update_reminder
 from backend.sharing.models import SCOPES, ReportLink
-from backend.sharing.services import REPORT_TOKEN_BYTES, hash_secret
+from backend.sharing.services import REPORT_TOKEN_BYTES, hash_secret, report_url
 from backend.sqltypes import utcnow
 
 DEMO_UID = "demo-patient"
@@ -102,10 +103,6 @@ def renew_demo_report_link(user, now=None):
     link.expires_at = now + dt.timedelta(days=DEMO_LINK_DAYS)
     db.session.flush()
     return token
-
-
-def report_url(token):
-    return f"{current_app.config['CARELOOP_PUBLIC_URL'].rstrip('/')}/r/{token}"
 
 
 def demo_token():

@@ -45,6 +45,12 @@ def local_days(since, until, tz):
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+# ── free text ─────────────────────────────────────────────────────────────────────────────────
+
+# The longest note a check-in or a dose carries.
+NOTE_MAX = 2000
+
+
 # ── times of day ──────────────────────────────────────────────────────────────────────────────
 
 # A 24-hour wall-clock time written HH:MM (07:30, never 7:30).

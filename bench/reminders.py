@@ -1,7 +1,7 @@
 """Reminder benchmarks: the dispatch pass as schedules grow, and pushing through firebase-admin.
 
 1. A dispatch pass stays flat. One `jobs.send_reminders()` pass (materialize_due, dispatch_due
-   and retry_deliveries in committed batches) with 1,000 schedules coming due, in a database
+   in committed batches, then the retry-pushes job) with 1,000 schedules coming due, in a database
    of 10,000 schedules and in one of 1,000,000 (the rest due later). Both also hold some
    history: an earlier answered occurrence and its sent delivery per schedule. The push
    transport is a no-op that accepts every message, so only our own work (Python and SQL) is
@@ -56,7 +56,7 @@ WARM_UP = 500                 # messages each side sends before it is measured
 
 WEEKDAYS = '["mon", "tue", "wed", "thu", "fri", "sat", "sun"]'
 CLAIM_STEPS = {"reminder_schedules": "materialize_due", "reminder_occurrences": "dispatch_due",
-               "push_deliveries": "retry_deliveries"}
+               "push_deliveries": "retry_due"}
 
 
 def main(messages=MESSAGES, dispatch_batch=None):
@@ -128,7 +128,7 @@ def bench_flat_pass():
     result["sql_ratio_large_over_small"] = round(
         result["large"]["median_sql_ms"] / result["small"]["median_sql_ms"], 3)
     indexes = {"materialize_due": "ix_reminder_schedules_due", "dispatch_due": "ix_reminder_occurrences_pending",
-               "retry_deliveries": "ix_push_deliveries_retry"}
+               "retry_due": "ix_push_deliveries_retry"}
     result["uses_partial_indexes"] = all(
         any(index in line for line in crowd.plans.get(step, ())) for crowd in crowds.values()
         for step, index in indexes.items())
@@ -170,9 +170,8 @@ class Crowd:
         self.stride = schedules // DUE
         self.round = 0
         self.times, self.sql_times, self.statements, self.plans = [], [], [], {}
-        self.app = create_app({**DEV_ENV, "DATABASE_URL": url})
         self.transport = NoopTransport()
-        self.app.extensions["push_transport"] = self.transport
+        self.app = create_app({**DEV_ENV, "DATABASE_URL": url, "PUSH_TRANSPORT": self.transport})
         with self.app.app_context():
             self.engine = db.engine
         self.sql = StatementClock(self.engine)
@@ -210,7 +209,7 @@ class Crowd:
 
         with self.app.app_context():
             try:
-                handled = jobs.send_reminders()
+                handled = jobs.send_reminders() + jobs.retry_pushes()
             finally:
                 db.session.remove()
         if handled != 2 * DUE:  # each due schedule materialized once, each occurrence dispatched once
@@ -340,9 +339,9 @@ def load_history(connection, schedules):
         "       'answered', at, at + interval '5 minutes', 'ack', 0, at "
         "FROM (SELECT id, user_id, kind, next_fire_at - interval '2 days' AS at FROM reminder_schedules) AS s")
     connection.execute(
-        "INSERT INTO push_deliveries (id, occurrence_id, device_id, purpose, status, attempts, message_id, "
-        "                             expires_at, created_at, updated_at) "
-        "SELECT md5('delivery-' || o.id)::uuid, o.id, d.id, 'reminder', 'sent', 1, "
+        "INSERT INTO push_deliveries (id, subject_id, about_user_id, device_id, purpose, round, status, attempts, "
+        "                             message_id, expires_at, created_at, updated_at) "
+        "SELECT md5('delivery-' || o.id)::uuid, o.id, o.user_id, d.id, 'reminder', 0, 'sent', 1, "
         "       'projects/careloop-local/messages/0:' || md5(o.id::text), "
         "       o.due_at + interval '1 hour', o.due_at, o.due_at "
         "FROM reminder_occurrences AS o JOIN devices AS d ON d.user_id = o.user_id")
@@ -361,7 +360,7 @@ def bench_push(messages, dispatch_batch=None):
 
     from backend import create_app
     from backend.extensions import db
-    from backend.push import services as push
+    from backend.push.transports import transport
     from backend.push.firebase import FirebaseTransport, StaticTokenCredential
     from backend.reminders import dispatch
 
@@ -393,8 +392,8 @@ def bench_push(messages, dispatch_batch=None):
         bare = Bare(bare_app, FirebaseTransport(bare_app, endpoint=fcm.url), fcm)
         ours = Ours(app, fcm)
         with app.app_context():
-            clock = SendClock(push.transport())
-            app.extensions["push_transport"] = clock
+            clock = SendClock(transport())
+            app.config["PUSH_TRANSPORT"] = clock
             # Warm both: a first batch opens its pooled connections to the fake.
             clock.inner.send([m.push for m in bare_messages[:WARM_UP]])
         bare.send(bare_messages[:WARM_UP], measure=False)
@@ -409,7 +408,7 @@ def bench_push(messages, dispatch_batch=None):
             # This run's deliveries (not the history), each answered by the fake (its message ids).
             deliveries = connection.execute(
                 "SELECT extract(epoch FROM d.created_at - o.due_at)::float8, d.updated_at = d.created_at "
-                "FROM push_deliveries AS d JOIN reminder_occurrences AS o ON o.id = d.occurrence_id "
+                "FROM push_deliveries AS d JOIN reminder_occurrences AS o ON o.id = d.subject_id "
                 "WHERE o.due_at = %s AND d.status = 'sent' AND d.message_id LIKE '%%fakefcm'", [due_at]).fetchall()
             sent = connection.execute("SELECT count(*) FROM reminder_occurrences WHERE due_at = %s AND status = 'sent'",
                                       [due_at]).fetchone()[0]
@@ -574,7 +573,7 @@ class Ours:
         self.cpu = time.process_time() - cpu
         self.fake_cpu = fake_cpu_seconds(self.fcm) - fake_cpu
         self.pg_cpu = self.postgres_cpu_seconds() - pg_cpu
-        self.messages = self.app.extensions["push_transport"].messages
+        self.messages = self.app.config["PUSH_TRANSPORT"].messages
 
     def postgres_cpu_seconds(self):
         """CPU used so far by this app's PostgreSQL backends (they stay open in the pool)."""

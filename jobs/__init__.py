@@ -16,11 +16,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import current_app
 
-from backend.accounts.services import prune_stale_devices
 from backend.events.drain import drain_events
 from backend.monitoring.delivery import send_prompt_pushes
 from backend.monitoring.handlers import check_missed_checkins as missed_checkins_step
 from backend.extensions import db
+from backend.push import pipeline
+from backend.push.services import prune_stale_devices
 from backend.metrics import JOB_ITEMS, JOB_RUNS
 from backend.reminders import dispatch
 from backend.sqltypes import utcnow
@@ -52,9 +53,13 @@ def sized(step):
 
 
 def send_reminders():
-    """Create due occurrences, push them (unless a check-in already answered them), retry failures."""
-    return (in_batches(dispatch.materialize_due) + in_batches(sized(dispatch.dispatch_due))
-            + in_batches(sized(dispatch.retry_deliveries)))
+    """Create due occurrences, push them (unless a check-in already answered them)."""
+    return in_batches(dispatch.materialize_due) + in_batches(sized(dispatch.dispatch_due))
+
+
+def retry_pushes():
+    """Send again the pushes of every purpose that were throttled or met a server error."""
+    return in_batches(sized(pipeline.retry_due))
 
 
 def follow_up_checkins():
@@ -88,6 +93,7 @@ JOBS = (
     Job("send-reminders", send_reminders, 10),
     Job("follow-up-checkins", follow_up_checkins, 30),
     Job("monitor", monitor, 2),
+    Job("retry-pushes", retry_pushes, 10),
     Job("missed-checkins", check_missed_checkins, 3600),
     Job("prune-devices", prune_devices, 6 * 3600),
 )

@@ -1,4 +1,4 @@
-"""People and their phones."""
+"""People: who they are, their zone, quiet hours and how discreet their pushes must be."""
 
 import datetime as dt
 import uuid
@@ -11,7 +11,6 @@ from backend.extensions import db
 from backend.sqltypes import UTCDateTime, utcnow
 
 NOTIFICATION_PRIVACY = ("discreet", "detailed")
-PLATFORMS = ("android", "ios", "web")
 
 
 class User(db.Model):
@@ -49,23 +48,3 @@ class User(db.Model):
         if self.quiet_hours_start is None or self.quiet_hours_end is None:
             return None
         return {"start": self.quiet_hours_start, "end": self.quiet_hours_end}
-
-
-class Device(db.Model):
-    __tablename__ = "devices"
-
-    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    # FCM registration tokens are ~160 characters; 1024 leaves room and stays indexable.
-    token: Mapped[str] = mapped_column(sa.String(1024), unique=True)
-    platform: Mapped[str] = mapped_column(sa.String(16))
-    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    deactivated_reason: Mapped[str | None] = mapped_column(sa.String(64))
-    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    @property
-    def token_hint(self):
-        """The token's last characters: enough to tell phones apart, useless for pushing to one (a
-        token is a credential, so it is shown to nobody, its owner included)."""
-        return "…" + self.token[-6:] if len(self.token) >= 32 else "…"

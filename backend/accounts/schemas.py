@@ -6,7 +6,7 @@ import zoneinfo
 
 import marshmallow as ma
 
-from backend.accounts.models import NOTIFICATION_PRIVACY, PLATFORMS
+from backend.accounts.models import NOTIFICATION_PRIVACY
 from backend.api import Instant, Schema, Text, WallClockTime
 
 
@@ -55,18 +55,4 @@ class ProfileSchema(Schema):
                                    metadata={"description": "Non-urgent pushes wait until the end; null for none"})
     notification_privacy = ma.fields.String(validate=ma.validate.OneOf(NOTIFICATION_PRIVACY), metadata={
         "description": "`discreet` (default): no health detail in push texts; `detailed`: the user opted in"})
-    created_at = Instant(dump_only=True)
-
-
-class DeviceRegistrationSchema(Schema):
-    token = Text(required=True, validate=ma.validate.Length(1, 1024),
-                 metadata={"description": "FCM registration token"})
-    platform = ma.fields.String(required=True, validate=ma.validate.OneOf(PLATFORMS))
-
-
-class DeviceSchema(Schema):
-    id = ma.fields.UUID(dump_only=True)
-    platform = ma.fields.String(dump_only=True)
-    active = ma.fields.Boolean(dump_only=True)
-    last_seen_at = Instant(dump_only=True)
     created_at = Instant(dump_only=True)

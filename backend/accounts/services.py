@@ -1,14 +1,13 @@
-"""Account use cases: who the caller is, their profile and their devices."""
+"""Account use cases: who the caller is, and their profile."""
 
-import datetime as dt
 import uuid
 
 import sqlalchemy as sa
 
-from backend.accounts.models import Device, User
+from backend.accounts.models import User
 from backend.database import insert_once
-from backend.errors import NotFound
 from backend.extensions import db
+from backend.registry import registry
 from backend.sqltypes import utcnow
 
 
@@ -29,8 +28,6 @@ def user_for_firebase_uid(uid, display_name=None):
 
 def update_profile(user, changes):
     """Change display name, time zone, quiet hours or notification privacy."""
-    from backend.reminders.services import follow_profile_timezone
-
     moved = "timezone" in changes and changes["timezone"] != user.timezone
     if "quiet_hours" in changes:
         quiet = changes.pop("quiet_hours")
@@ -41,54 +38,6 @@ def update_profile(user, changes):
     user.updated_at = utcnow()
     db.session.flush()
     if moved:
-        follow_profile_timezone(user)
+        for follow in registry().zone_followers:  # schedules that follow the profile's zone move
+            follow(user)
     return user
-
-
-def register_device(user, token, platform):
-    """Upsert by token: a token moves to whoever registers it last and is (re)activated."""
-    device = db.session.scalar(sa.select(Device).where(Device.token == token))
-    now = utcnow()
-    if device is None:
-        device = Device(user_id=user.id, token=token, platform=platform, last_seen_at=now, created_at=now)
-        try:
-            with db.session.begin_nested():
-                db.session.add(device)
-        except sa.exc.IntegrityError:
-            device = db.session.scalar(sa.select(Device).where(Device.token == token))
-    device.user_id = user.id
-    device.platform = platform
-    device.active = True
-    device.deactivated_reason = None
-    device.last_seen_at = now
-    db.session.flush()
-    return device
-
-
-def remove_device(user, device_id):
-    """Forget one of the user's devices (sign-out on the phone)."""
-    device = db.session.get(Device, device_id)
-    if device is None or device.user_id != user.id:
-        raise NotFound("No device with this id.")
-    db.session.delete(device)
-    db.session.flush()
-
-
-STALE_DEVICE_AGE = dt.timedelta(days=270)
-
-
-def prune_stale_devices(now, batch_size=1000):
-    """Forget tokens unseen for 270 days (FCM treats such tokens as expired); returns how many."""
-    stale = sa.select(Device.id).where(Device.last_seen_at < now - STALE_DEVICE_AGE).limit(batch_size)
-    result = db.session.execute(sa.delete(Device).where(Device.id.in_(stale.scalar_subquery())))
-    return result.rowcount
-
-
-def active_devices_by_user(user_ids):
-    """The active devices of several people, oldest first, in one query: {user_id: [Device]}."""
-    devices = {}
-    if user_ids:
-        for device in db.session.scalars(sa.select(Device).where(Device.user_id.in_(user_ids), Device.active)
-                                         .order_by(Device.created_at)):
-            devices.setdefault(device.user_id, []).append(device)
-    return devices

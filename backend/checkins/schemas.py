@@ -5,9 +5,7 @@ import marshmallow as ma
 from backend.api import Instant, Integer, Number, RangeQuerySchema, Schema, Text, page_schema
 from backend.checkins.models import SCORE_ITEMS
 from backend.checkins.vocabulary import SIDE_EFFECTS, WITHDRAWAL_SYMPTOMS
-
-NOTE_MAX = 2000
-
+from backend.domain import NOTE_MAX
 
 def score(high, description):
     return Integer(allow_none=True, validate=ma.validate.Range(0, high), metadata={"description": description})

@@ -3,8 +3,7 @@
 import marshmallow as ma
 
 from backend.api import Instant, Number, RangeQuerySchema, Schema, Text, page_schema
-from backend.checkins.schemas import NOTE_MAX
-from backend.domain import FORM_NAMES, SUBSTANCE_KINDS, UNITS
+from backend.domain import FORM_NAMES, NOTE_MAX, SUBSTANCE_KINDS, UNITS
 
 MAX_AMOUNT = 100_000
 MAX_TOTAL_DAYS = 366

@@ -38,20 +38,8 @@ class ReminderMissed:
     occurrence_id: uuid.UUID
 
 
-@dataclasses.dataclass(frozen=True)
-class ShareAccepted:
-    user_id: uuid.UUID
-    share_id: uuid.UUID
-
-
-@dataclasses.dataclass(frozen=True)
-class ShareRevoked:
-    user_id: uuid.UUID
-    share_id: uuid.UUID
-
-
 EVENT_TYPES = {cls.__name__: cls for cls in (
-    CheckInRecorded, CheckInChanged, DoseLogged, DoseChanged, ReminderMissed, ShareAccepted, ShareRevoked)}
+    CheckInRecorded, CheckInChanged, DoseLogged, DoseChanged, ReminderMissed)}
 
 
 def record(event):

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from backend import events
 from backend.accounts.models import User
-from backend.events.handlers import HANDLERS
 from backend.events.models import Event
 from backend.extensions import db
+from backend.registry import registry
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def drain_events(now, batch_size=50):
 def handle(row, now):
     event = events.load(row)
     failed = False
-    for handler in HANDLERS[type(event)]:
+    for handler in registry().event_handlers.get(type(event), ()):
         try:
             with db.session.begin_nested():
                 handler(event, now)

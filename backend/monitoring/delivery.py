@@ -1,17 +1,18 @@
 """Pushing prompts: to the person at once for high severity (even in quiet hours), otherwise when
 quiet hours end; and a discreet alert to caregivers who asked for alerts."""
 
+import dataclasses
 import datetime as dt
 
 import sqlalchemy as sa
 
 from backend.accounts.models import User
-from backend.accounts.services import active_devices_by_user
 from backend.extensions import db
 from backend.monitoring.models import Prompt
-from backend.push import models as push_models
-from backend.push import services as push
+from backend.push import pipeline
 from backend.push.base import PushMessage
+from backend.push.models import Purpose
+from backend.push.services import active_devices_by_user
 from backend.sharing.models import Share
 
 PUSH_LIFETIME = dt.timedelta(hours=6)
@@ -28,8 +29,8 @@ ALERT_RULES = ("missed_checkins", "missed_dose")
 
 def prompt_message(prompt, purpose, patient, token):
     """Discreet unless the person chose detailed texts; a caregiver alert never names a rule."""
-    data = {"type": "prompt" if purpose == "prompt" else "alert", "prompt_id": str(prompt.id)}
-    if purpose == "alert":
+    data = {"type": "prompt" if purpose == Purpose.PROMPT else "alert", "prompt_id": str(prompt.id)}
+    if purpose == Purpose.ALERT:
         name = patient.display_name or "someone you support"
         data["patient_id"] = str(patient.id)
         return PushMessage(token=token, title="Careloop", body=f"An update about {name} needs your attention",
@@ -48,12 +49,37 @@ def caregiver_alert_due(prompt):
     return prompt.alert_caregivers and (prompt.severity == "high" or prompt.rule in ALERT_RULES)
 
 
-def still_alerting(prompt, viewer_id):
-    """Whether the viewer's share still asks for alerts: read again before a retry, so a share
-    revoked or muted after the first attempt gets nothing more."""
-    return db.session.scalar(sa.select(Share.id).where(
-        Share.patient_id == prompt.user_id, Share.viewer_id == viewer_id, Share.alerts,
-        Share.revoked_at.is_(None)).limit(1)) is not None
+@dataclasses.dataclass(frozen=True)
+class PromptSubject:
+    prompt: Prompt
+    patient: User
+
+
+class PromptPushes:
+    """The message builder of prompt pushes (Purpose.PROMPT to the person, Purpose.ALERT to caregivers)."""
+
+    def message(self, subject, delivery, device):
+        return prompt_message(subject.prompt, delivery.purpose, subject.patient, device.token)
+
+    def reload(self, deliveries, devices):
+        """Shares are read again before a retry: a caregiver whose share was revoked or muted after
+        the first attempt gets nothing more."""
+        prompts = {p.id: p for p in db.session.scalars(sa.select(Prompt).where(
+            Prompt.id.in_({d.subject_id for d in deliveries})))}
+        patients = {u.id: u for u in db.session.scalars(sa.select(User).where(
+            User.id.in_({p.user_id for p in prompts.values()})))}
+        alerting = {(patient_id, viewer_id) for patient_id, viewer_id in db.session.execute(
+            sa.select(Share.patient_id, Share.viewer_id).where(
+                Share.patient_id.in_(patients), Share.alerts, Share.revoked_at.is_(None)))}
+        wanted = {}
+        for delivery in deliveries:
+            prompt = prompts.get(delivery.subject_id)
+            if prompt is None:
+                continue
+            if delivery.purpose == Purpose.ALERT and (prompt.user_id, devices[delivery.device_id].user_id) not in alerting:
+                continue
+            wanted[delivery.id] = PromptSubject(prompt, patients[prompt.user_id])
+        return wanted
 
 
 def send_prompt_pushes(now, batch_size=200):
@@ -71,26 +97,22 @@ def send_prompt_pushes(now, batch_size=200):
             Share.patient_id.in_(patient_ids), Share.alerts, Share.revoked_at.is_(None))):
         alerted.setdefault(patient_id, []).append(viewer_id)
     devices = active_devices_by_user(patient_ids | {v for viewers in alerted.values() for v in viewers})
-    outgoing = []
+    pushes = []
     for prompt in prompts:
         patient = patients[prompt.user_id]
         quiet_until = patient.quiet_until(now)
         if prompt.severity != "high" and quiet_until is not None:
             prompt.push_after = quiet_until
             continue
-        targets = [(device, "prompt") for device in devices.get(patient.id, ())]
+        subject = PromptSubject(prompt, patient)
+        targets = [(device, Purpose.PROMPT) for device in devices.get(patient.id, ())]
         if caregiver_alert_due(prompt):
-            targets += [(device, "alert") for viewer in alerted.get(patient.id, ())
+            targets += [(device, Purpose.ALERT) for viewer in alerted.get(patient.id, ())
                         for device in devices.get(viewer, ())]
-        for device, purpose in targets:
-            delivery = push_models.PushDelivery(
-                prompt_id=prompt.id, device_id=device.id, purpose=purpose, status="sending", attempts=1,
-                expires_at=now + PUSH_LIFETIME, created_at=now, updated_at=now)
-            db.session.add(delivery)
-            outgoing.append(push.Outgoing(delivery, device, prompt_message(prompt, purpose, patient, device.token)))
+        pushes += [pipeline.Push(purpose, prompt.id, subject, patient.id, device, PUSH_LIFETIME)
+                   for device, purpose in targets]
         prompt.push_status = "sent"
     db.session.flush()
-    push.send(outgoing, now)
-    db.session.flush()
+    pipeline.deliver(pushes, now)
     return len(prompts)
 

@@ -1,114 +1,59 @@
-"""Sending deliveries and recording their outcomes: sent, retried with backoff, or failed."""
+"""Devices: registering a phone's FCM token, forgetting it, and the tokens worth pushing to."""
 
-import dataclasses
 import datetime as dt
-import logging
-import random
 import uuid
 
-from flask import current_app
+import sqlalchemy as sa
 
-from backend.accounts.models import Device
-from backend.metrics import PUSH_RESULTS
-from backend.push import models
-from backend.push.base import PushMessage
+from backend.database import insert_once, owned
+from backend.extensions import db
+
+from backend.push.models import Device, LocalPush
 from backend.sqltypes import utcnow
 
-log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 6
-BACKOFF_BASE = dt.timedelta(seconds=30)
-BACKOFF_CAP = dt.timedelta(hours=1)
+# FCM treats a token unseen for 270 days as expired.
+STALE_DEVICE_AGE = dt.timedelta(days=270)
 
 
-@dataclasses.dataclass
-class Outgoing:
-    delivery: models.PushDelivery
-    device: Device
-    message: PushMessage
+def register_device(user, token, platform):
+    """Upsert by token: a token moves to whoever registers it last and is (re)activated."""
+    device = db.session.scalar(sa.select(Device).where(Device.token == token))
+    now = utcnow()
+    if device is None:
+        device = insert_once(Device, {"id": uuid.uuid4(), "user_id": user.id, "token": token,
+                                      "platform": platform, "last_seen_at": now, "created_at": now})
+        if device is None:  # registered a moment ago by a concurrent request
+            device = db.session.scalar(sa.select(Device).where(Device.token == token))
+    device.user_id = user.id
+    device.platform = platform
+    device.active = True
+    device.deactivated_reason = None
+    device.last_seen_at = now
+    db.session.flush()
+    return device
 
 
-def transport():
-    """The configured push transport of this app (created once)."""
-    existing = current_app.extensions.get("push_transport")
-    if existing is None:
-        if current_app.config["CARELOOP_PUSH"] == "firebase":
-            existing = firebase_transport(current_app)
-        else:
-            from backend.push.local import LocalTransport
-            existing = LocalTransport()
-        current_app.extensions["push_transport"] = existing
-    return existing
+def remove_device(user, device_id):
+    """Forget one of the user's devices (sign-out on the phone), and what the local transport
+    recorded as sent to it."""
+    device = owned(Device, user, device_id)
+    db.session.execute(sa.delete(LocalPush).where(LocalPush.token == device.token))
+    db.session.delete(device)
+    db.session.flush()
 
 
-def firebase_transport(app):
-    """FCM through firebase-admin, with its own SDK app so push credentials stay separate from auth.
-
-    Credentials: GOOGLE_APPLICATION_CREDENTIALS (a service-account file) or the platform's
-    default credentials. CARELOOP_FCM_ENDPOINT points the SDK at another FCM-compatible server
-    (tests and benchmarks use a local fake with a static token).
-    """
-    import firebase_admin
-    from firebase_admin import credentials
-
-    from backend.push.firebase import FirebaseTransport, StaticTokenCredential
-
-    endpoint = app.config.get("CARELOOP_FCM_ENDPOINT")
-    if app.config.get("GOOGLE_APPLICATION_CREDENTIALS"):
-        credential = credentials.Certificate(app.config["GOOGLE_APPLICATION_CREDENTIALS"])
-    elif endpoint:
-        credential = StaticTokenCredential()
-    else:
-        credential = credentials.ApplicationDefault()
-    sdk_app = firebase_admin.initialize_app(
-        credential, options={"projectId": app.config["FIREBASE_PROJECT_ID"]},
-        # A uuid, not id(app): ids of collected Flask apps are reused, and firebase-admin refuses a
-        # name that is still registered.
-        name=f"careloop-push-{uuid.uuid4().hex}")
-    return FirebaseTransport(sdk_app, endpoint=endpoint)
+def prune_stale_devices(now, batch_size=1000):
+    """Forget tokens unseen for 270 days; returns how many."""
+    stale = sa.select(Device.id).where(Device.last_seen_at < now - STALE_DEVICE_AGE).limit(batch_size)
+    result = db.session.execute(sa.delete(Device).where(Device.id.in_(stale.scalar_subquery())))
+    return result.rowcount
 
 
-def backoff_delay(attempts, retry_after=None):
-    """Exponential backoff with jitter; a server's Retry-After is a floor, never ignored."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempts - 1, 0))
-    delay *= random.uniform(0.8, 1.2)
-    if retry_after:
-        delay = max(delay, dt.timedelta(seconds=retry_after))
-    return delay
-
-
-def send(outgoing, now=None):
-    """Send a batch through the transport and record each outcome on its delivery row."""
-    if not outgoing:
-        return
-    now = now or utcnow()
-    for item in outgoing:
-        remaining = int((item.delivery.expires_at - now).total_seconds())
-        item.message = dataclasses.replace(item.message, ttl_seconds=max(remaining, 1))
-    results = transport().send([item.message for item in outgoing])
-    for item, result in zip(outgoing, results, strict=True):
-        record_outcome(item.delivery, item.device, result, now)
-        PUSH_RESULTS.labels("sent" if result.ok else result.error or "rejected").inc()
-
-
-def record_outcome(delivery, device, result, now):
-    delivery.updated_at = now
-    if result.ok:
-        delivery.status, delivery.message_id = models.SENT, result.message_id
-        delivery.error = delivery.error_detail = delivery.next_attempt_at = None
-        return
-    delivery.error, delivery.error_detail = result.error, (result.detail or "")[:255] or None
-    if result.token_is_dead:
-        # FCM says this token will never work again: stop using it at once.
-        device.active, device.deactivated_reason = False, result.error
-        delivery.status = models.FAILED
-    elif result.retryable:
-        next_attempt = now + backoff_delay(delivery.attempts, result.retry_after)
-        if delivery.attempts >= MAX_ATTEMPTS or next_attempt >= delivery.expires_at:
-            delivery.status = models.EXPIRED
-            delivery.next_attempt_at = None
-        else:
-            delivery.status, delivery.next_attempt_at = models.RETRY, next_attempt
-    else:
-        log.warning("push rejected (%s): %s", result.error, result.detail)
-        delivery.status = models.FAILED
+def active_devices_by_user(user_ids):
+    """The active devices of several people, oldest first, in one query: {user_id: [Device]}."""
+    devices = {}
+    if user_ids:
+        for device in db.session.scalars(sa.select(Device).where(Device.user_id.in_(user_ids), Device.active)
+                                         .order_by(Device.created_at)):
+            devices.setdefault(device.user_id, []).append(device)
+    return devices

@@ -1,4 +1,4 @@
-"""What the jobs do with reminders: create due occurrences, push them, follow up, retry.
+"""What the jobs do with reminders: create due occurrences, push them, follow up.
 
 Each function handles one batch and flushes; the job commits after each batch. Rows are claimed
 with SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so any number of jobs processes can run side
@@ -10,20 +10,19 @@ import logging
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from backend import events
-from backend.accounts.models import Device, User
-from backend.accounts.services import active_devices_by_user
+from backend.accounts.models import User
 from backend.checkins.models import CheckIn
-from backend.extensions import db
-from backend.push import models as push_models
-from backend.push import services as push
-from backend.reminders import recurrence
-from backend.reminders.messages import reminder_message
-from backend.reminders.models import (ANSWERED, EXPIRED, MISSED, PENDING, SENT, ReminderOccurrence,
-                                      ReminderSchedule)
+from backend.database import claim, insert_ignoring_duplicates
 from backend.domain import EARLY_ANSWER, checkin_answers
+from backend.extensions import db
+from backend.push import pipeline
+from backend.push.models import Purpose
+from backend.push.services import active_devices_by_user
+from backend.reminders import recurrence
+from backend.reminders.messages import ReminderSubject
+from backend.reminders.models import ANSWERED, EXPIRED, MISSED, PENDING, SENT, ReminderOccurrence, ReminderSchedule
 from backend.reminders.services import schedule_timezone
 
 log = logging.getLogger(__name__)
@@ -32,25 +31,6 @@ log = logging.getLogger(__name__)
 CATCH_UP_WINDOW = dt.timedelta(hours=1)
 # How long a push stays useful; FCM drops it after this instead of delivering it late.
 PUSH_LIFETIME = dt.timedelta(hours=1)
-
-
-def claim(query):
-    # OF the claimed table only: a bare FOR UPDATE also locks the eager-loaded schedule, so a user
-    # editing that reminder would wait for the whole FCM round trip.
-    claimed = query.column_descriptions[0]["entity"]
-    return db.session.scalars(query.with_for_update(of=claimed, skip_locked=True)).unique().all()
-
-
-def insert_ignoring_duplicates(model, rows):
-    """INSERT … ON CONFLICT DO NOTHING: the unique key, not the caller, decides what exists."""
-    if not rows:
-        return
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # render_nulls: every row names the same columns, so the rows go out as one batch; by default
-    # the ORM leaves out None values and starts a new statement whenever the set of columns changes
-    # (a check-in row with a follow-up time after a dose row without: one statement per few rows).
-    db.session.execute(insert(model).on_conflict_do_nothing().execution_options(render_nulls=True), rows)
 
 
 def materialize_due(now, batch_size=500):
@@ -119,18 +99,10 @@ def _context(occurrences):
     return users, active_devices_by_user(user_ids)
 
 
-def _deliveries_for(occurrence, purpose, user, devices, now):
-    outgoing = []
-    for device in devices:
-        # The id up front: with every primary key known, the flush sends the batch's INSERTs as one
-        # executemany; with ids left to the column default, it builds one statement with a
-        # placeholder per value (some 2,800 for 200 deliveries), which psycopg parses anew each time.
-        delivery = push_models.PushDelivery(
-            id=uuid.uuid4(), occurrence_id=occurrence.id, device_id=device.id, purpose=purpose, status="sending",
-            attempts=1, expires_at=now + PUSH_LIFETIME, created_at=now, updated_at=now)
-        db.session.add(delivery)
-        outgoing.append(push.Outgoing(delivery, device, reminder_message(occurrence, purpose, user, device.token)))
-    return outgoing
+def _pushes(occurrence, purpose, user, devices, round=0):
+    subject = ReminderSubject(occurrence, user)
+    return [pipeline.Push(purpose, occurrence.id, subject, user.id, device, PUSH_LIFETIME, round)
+            for device in devices]
 
 
 def dispatch_due(now, batch_size=200):
@@ -143,7 +115,7 @@ def dispatch_due(now, batch_size=200):
         return 0
     users, devices = _context(occurrences)
     answered = answered_by_checkin(occurrences, now)
-    outgoing = []
+    pushes = []
     for occurrence in occurrences:
         user = users[occurrence.user_id]
         if occurrence.id in answered:
@@ -160,13 +132,12 @@ def dispatch_due(now, batch_size=200):
         if quiet_until is not None:
             occurrence.send_after = quiet_until
             continue
-        purpose = f"snooze-{occurrence.snooze_count}" if occurrence.snooze_count else "reminder"
-        outgoing += _deliveries_for(occurrence, purpose, user, devices.get(user.id, ()), now)
+        # A snoozed occurrence is pushed again as a new round of the same reminder.
+        pushes += _pushes(occurrence, Purpose.REMINDER, user, devices.get(user.id, ()), occurrence.snooze_count)
         occurrence.status = SENT
         occurrence.sent_at = occurrence.sent_at or now
     db.session.flush()
-    push.send(outgoing, now)
-    db.session.flush()
+    pipeline.deliver(pushes, now)
     return len(occurrences)
 
 
@@ -182,7 +153,7 @@ def send_follow_ups(now, batch_size=200):
         return 0
     users, devices = _context(occurrences)
     answered = answered_by_checkin(occurrences, now)
-    outgoing = []
+    pushes = []
     for occurrence in occurrences:
         user = users[occurrence.user_id]
         if occurrence.id in answered:
@@ -193,52 +164,8 @@ def send_follow_ups(now, batch_size=200):
         if occurrence.kind != "checkin":
             continue  # a dose reminder's window closed unconfirmed: missed, no nudge
         if user.quiet_until(now) is None and now - occurrence.follow_up_at <= CATCH_UP_WINDOW:
-            outgoing += _deliveries_for(occurrence, "follow_up", user, devices.get(user.id, ()), now)
+            pushes += _pushes(occurrence, Purpose.FOLLOW_UP, user, devices.get(user.id, ()))
             occurrence.follow_up_sent_at = now
     db.session.flush()
-    push.send(outgoing, now)
-    db.session.flush()
+    pipeline.deliver(pushes, now)
     return len(occurrences)
-
-
-def retry_deliveries(now, batch_size=500):
-    """Send again the pushes (reminders and prompts) that were throttled or hit a server error,
-    once their backoff is over."""
-    from backend.monitoring.delivery import prompt_message, still_alerting
-    from backend.monitoring.models import Prompt
-
-    deliveries = claim(
-        sa.select(push_models.PushDelivery)
-        .where(push_models.PushDelivery.status == push_models.RETRY,
-               push_models.PushDelivery.next_attempt_at <= now)
-        .order_by(push_models.PushDelivery.next_attempt_at).limit(batch_size))
-    if not deliveries:
-        return 0
-    occurrences = {o.id: o for o in db.session.scalars(sa.select(ReminderOccurrence).where(
-        ReminderOccurrence.id.in_({d.occurrence_id for d in deliveries if d.occurrence_id})))}
-    prompts = {p.id: p for p in db.session.scalars(sa.select(Prompt).where(
-        Prompt.id.in_({d.prompt_id for d in deliveries if d.prompt_id})))}
-    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(
-        {o.user_id for o in occurrences.values()} | {p.user_id for p in prompts.values()})))}
-    device_rows = {d.id: d for d in db.session.scalars(sa.select(Device).where(
-        Device.id.in_({d.device_id for d in deliveries})))}
-    outgoing = []
-    for delivery in deliveries:
-        device = device_rows[delivery.device_id]
-        occurrence = occurrences.get(delivery.occurrence_id)
-        delivery.next_attempt_at = None
-        answered = occurrence is not None and occurrence.status == ANSWERED
-        withdrawn = delivery.purpose == "alert" and not still_alerting(prompts[delivery.prompt_id], device.user_id)
-        if not device.active or answered or withdrawn or now >= delivery.expires_at:
-            delivery.status = push_models.EXPIRED
-            continue
-        delivery.attempts += 1
-        if occurrence is not None:
-            message = reminder_message(occurrence, delivery.purpose, users[occurrence.user_id], device.token)
-        else:
-            prompt = prompts[delivery.prompt_id]
-            message = prompt_message(prompt, delivery.purpose, users[prompt.user_id], device.token)
-        outgoing.append(push.Outgoing(delivery, device, message))
-    push.send(outgoing, now)
-    db.session.flush()
-    return len(deliveries)

@@ -13,7 +13,7 @@ import secrets
 import sqlalchemy as sa
 from flask import current_app, request
 
-from backend import events, records
+from backend import records
 from backend.accounts.models import User
 from backend.errors import Conflict, NotFound, Problem
 from backend.extensions import db
@@ -96,7 +96,6 @@ def accept_invite(viewer, code, now=None):
     share.role, share.scopes, share.alerts, share.updated_at = invite.role, invite.scopes, invite.alerts, now
     db.session.flush()
     invite.accepted_at, invite.share_id = now, share.id
-    events.record(events.ShareAccepted(share.patient_id, share.id))
     db.session.flush()
     return share
 
@@ -138,7 +137,6 @@ def revoke_share(user, share_id, now=None):
     if share.revoked_at is None:
         share.revoked_at = now or utcnow()
         share.revoked_by = "patient" if share.patient_id == user.id else "viewer"
-        events.record(events.ShareRevoked(share.patient_id, share.id))
         db.session.flush()
 
 
@@ -204,6 +202,11 @@ def revoke_report_link(patient, link_id, now=None):
     if link.revoked_at is None:
         link.revoked_at = now or utcnow()
         db.session.flush()
+
+
+def report_url(token):
+    """The address of the report page behind a report-link token, on this server's public URL."""
+    return f"{current_app.config['CARELOOP_PUBLIC_URL'].rstrip('/')}/r/{token}"
 
 
 def report_link_for_token(token, now=None):

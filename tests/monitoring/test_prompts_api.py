@@ -15,15 +15,11 @@ from backend.domain import SUBSTANCE_KINDS
 from backend.extensions import db
 from backend.monitoring.delivery import RULE_TITLES
 from backend.monitoring.plan import DEFAULTS
-from backend.push.models import LocalPush
-from tests.monitoring.conftest import NOW, local, utc
+from backend.push.models import LocalPush, PushDelivery
+from tests.fakes.transports import FlakyTransport
+from tests.support import NOW, assert_problem, local, utc
 
 HOUR, MINUTE, DAY = dt.timedelta(hours=1), dt.timedelta(minutes=1), dt.timedelta(days=1)
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.json
-    assert response.content_type == "application/problem+json"
 
 
 # Listing and acknowledging -----------------------------------------------------------------------
@@ -340,34 +336,9 @@ def test_a_share_revoked_after_the_prompt_was_raised_but_before_it_was_pushed_ge
     assert [token for token, *_ in pushes()] == [person.phone]
 
 
-class FlakyTransport:
-    """Answers the tokens it is told to with a server error, once each; everything else succeeds."""
-
-    def __init__(self, failing):
-        self.failing, self.sent = set(failing), []
-
-    def send(self, messages):
-        from backend.push.base import UNAVAILABLE, PushResult
-
-        results = []
-        for message in messages:
-            self.sent.append(message.token)
-            if message.token in self.failing:
-                self.failing.discard(message.token)
-                results.append(PushResult(ok=False, error=UNAVAILABLE, detail="UNAVAILABLE"))
-            else:
-                results.append(PushResult(ok=True, message_id=f"id-{len(self.sent)}"))
-        return results
-
-
 @pytest.fixture
-def flaky_transport(app):
-    def install(failing):
-        transport = FlakyTransport(failing)
-        app.extensions["push_transport"] = transport
-        return transport
-    yield install
-    app.extensions.pop("push_transport", None)
+def flaky_transport(use_transport):
+    return lambda failing: use_transport(FlakyTransport(failing))
 
 
 @pytest.mark.parametrize("revoked", [False, True], ids=["share-live", "share-revoked"])
@@ -383,8 +354,7 @@ def test_a_caregiver_alert_retried_after_an_fcm_error_respects_a_revocation_in_b
         client.delete(f"/v1/shares/{share['id']}", headers=person.headers)
     clock.move_to(NOW + 10 * MINUTE, tick=False)              # past the retry backoff
     with app.app_context():
-        jobs.send_reminders()                                 # which retries failed pushes
-    from backend.push.models import PushDelivery
+        jobs.retry_pushes()
     with app.app_context():
         statuses = {d.purpose: d.status for d in db.session.scalars(sa.select(PushDelivery))}
     if revoked:

@@ -7,11 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 import jobs
-from backend.accounts.models import Device
 from backend.extensions import db
-from backend.push import models as push_models
 from backend.push.base import INVALID_TOKEN, REJECTED, THROTTLED, UNAVAILABLE, UNREGISTERED, PushResult
-from backend.push.models import LocalPush, PushDelivery
+from backend.push.models import Device, LocalPush, PushDelivery, Status
+from tests.fakes.transports import ScriptedTransport
 from backend.reminders.models import ReminderOccurrence
 
 UTC = dt.timezone.utc
@@ -30,6 +29,7 @@ def run_jobs(app, time_machine):
             jobs.monitor()  # drains the outbox: check-ins answer their reminders there
             jobs.send_reminders()
             jobs.follow_up_checkins()
+            jobs.retry_pushes()
     return run
 
 
@@ -250,25 +250,9 @@ def test_devices_unseen_for_270_days_are_pruned(patient, app, time_machine):
         assert db.session.scalars(sa.select(Device.token)).all() == ["new-phone"]
 
 
-class ScriptedTransport:
-    """A push transport that answers each token as told (the outcome logic's own fake)."""
-
-    def __init__(self, answers):
-        self.answers, self.sent = answers, []
-
-    def send(self, messages):
-        self.sent += [m.token for m in messages]
-        return [self.answers.get(m.token, PushResult(ok=True, message_id=f"id-{m.token}")) for m in messages]
-
-
 @pytest.fixture
-def scripted(app):
-    def install(answers):
-        transport = ScriptedTransport(answers)
-        app.extensions["push_transport"] = transport
-        return transport
-    yield install
-    app.extensions.pop("push_transport", None)
+def scripted(use_transport):
+    return lambda answers: use_transport(ScriptedTransport(answers))
 
 
 def deliveries(app):
@@ -353,4 +337,4 @@ def test_occurrences_are_unique_per_schedule_and_local_time_in_the_database(pati
         with pytest.raises(sa.exc.IntegrityError):
             db.session.flush()
         db.session.rollback()
-    assert push_models.SENT == "sent"
+    assert Status.SENT == "sent"

@@ -26,11 +26,11 @@ import sqlalchemy as sa
 
 import jobs
 from backend import create_app
-from backend.accounts.models import Device, User
+from backend.accounts.models import User
 from backend.config import DEV_AUTH_EMULATOR_HOST, DEV_PROJECT_ID, normalise_database_url
 from backend.devtokens import emulator_id_token
 from backend.extensions import db
-from backend.push.models import PushDelivery
+from backend.push.models import Device, PushDelivery
 from backend.reminders.models import PENDING, SENT, ReminderOccurrence, ReminderSchedule
 from backend.sqltypes import utcnow
 from tests.fakes.fcm_server import FakeFCMServer
@@ -82,7 +82,7 @@ class Database:
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
-            transport = app.extensions.pop("push_transport", None)
+            transport = app.extensions.pop("careloop.push_transport", None)
             if hasattr(transport, "close"):
                 transport.close()
                 firebase_admin.delete_app(transport._app)
@@ -153,7 +153,7 @@ def assert_recorded_once(app, owed):
     """The database agrees: one sent delivery with an FCM message id per (occurrence, active device),
     and every occurrence sent."""
     with app.app_context():
-        rows = db.session.execute(sa.select(PushDelivery.occurrence_id, Device.token, PushDelivery.status,
+        rows = db.session.execute(sa.select(PushDelivery.subject_id, Device.token, PushDelivery.status,
                                             PushDelivery.message_id)
                                   .join(Device, Device.id == PushDelivery.device_id)).all()
         statuses = db.session.scalars(sa.select(ReminderOccurrence.status)).all()
@@ -366,6 +366,7 @@ def test_reminder_reaches_fcm_through_the_sdk_with_dead_and_throttled_tokens_han
         time_machine.move_to(when, tick=False)
         with app.app_context():
             jobs.send_reminders()
+            jobs.retry_pushes()
 
     due = utc(2026, 11, 21, 8, 30)                                   # 09:30 in Berlin
     run_jobs(due)
