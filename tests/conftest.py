@@ -1,7 +1,7 @@
 """Fixtures: one app and a real database per run (SQLite by default, PostgreSQL when
-TEST_DATABASE_URL says so), a clean state per test, and factories for users and records."""
+TEST_DATABASE_URL says so), a clean state per test, a frozen clock, and factories for users and
+records."""
 
-import datetime as dt
 import os
 import uuid
 
@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from backend import create_app
 from backend.config import DEV_PROJECT_ID
 from backend.devtokens import emulator_id_token
-from backend.extensions import db
+from backend.extensions import db, limiter
+# Re-exported: modules written before tests/support.py import these from here.
+from tests.support import NOW, checkin_body, dose_body, iso, reminder_body  # noqa: F401
+
+
+# Fakes at the network edge, installed through the app's declared seams.
+pytest_plugins = ["tests.fakes.transports"]
 
 
 def pytest_report_header(config):
@@ -83,6 +89,25 @@ def clean_database(request):
                     connection.exec_driver_sql(f"DELETE FROM {table}")
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(request):
+    """Rate-limit counters live in the limiter's memory, beyond the per-test database reset."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("app")
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+@pytest.fixture
+def clock(time_machine):
+    """Time stands still at NOW until a test moves it: `clock.move_to(when, tick=False)`."""
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
 @pytest.fixture
 def app_context(app):
     with app.app_context():
@@ -135,20 +160,6 @@ def bob(make_person):
     return make_person("bob", name="Bob")
 
 
-def checkin_body(**fields):
-    body = {"id": str(uuid.uuid4()), "recorded_at": "2026-11-20T08:00:00+00:00", "pain": 5,
-            "enjoyment_interference": 4, "activity_interference": 6, "focus": 2, "mood": 6}
-    body.update(fields)
-    return body
-
-
-def dose_body(**fields):
-    body = {"id": str(uuid.uuid4()), "taken_at": "2026-11-20T09:00:00+00:00", "substance_kind": "kratom",
-            "form": "leaf_powder", "product": "Green Malay", "amount": 2.5, "unit": "g"}
-    body.update(fields)
-    return body
-
-
 @pytest.fixture
 def create_checkin(client):
     """Factory: POST a check-in for a person and return the response JSON."""
@@ -169,5 +180,11 @@ def create_dose(client):
     return create
 
 
-def iso(instant):
-    return instant.astimezone(dt.timezone.utc).isoformat()
+@pytest.fixture
+def create_reminder(client):
+    """Factory: POST a reminder schedule for a person and return the response JSON."""
+    def create(person, **fields):
+        response = client.post("/v1/reminders", json=reminder_body(**fields), headers=person.headers)
+        assert response.status_code == 201, response.json
+        return response.json
+    return create

@@ -8,22 +8,7 @@ import sqlalchemy as sa
 from backend.checkins.models import CheckIn
 from backend.doses.models import Dose
 from backend.extensions import db
-from tests.conftest import checkin_body, dose_body
-
-
-def count(app, model):
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.content_type == "application/problem+json"
-    body = response.json
-    assert body["status"] == status
-    assert body["title"]
-    assert body["type"]
-    return body
+from tests.support import assert_problem, checkin_body, count, dose_body, error_fields
 
 
 def test_an_unknown_route_is_a_problem_404(client):
@@ -57,8 +42,8 @@ def test_a_body_over_64_kib_is_413(app, client, alice):
 
 def test_a_body_just_under_the_limit_is_read_and_validated(app, client, alice):
     response = client.post("/v1/checkins", json=checkin_body(note="x" * (60 * 1024)), headers=alice.headers)
-    body = assert_problem(response, 422)
-    assert [error["field"] for error in body["errors"]] == ["note"]
+    assert_problem(response, 422)
+    assert error_fields(response) == ["note"]
     assert count(app, CheckIn) == 0
 
 

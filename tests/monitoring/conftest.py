@@ -1,50 +1,23 @@
-"""Monitoring fixtures: a frozen clock, patients with a phone, doses and check-ins at given instants,
-the monitor job run in-process, the prompts the API lists and the pushes the local transport sent;
-and a throwaway PostgreSQL database for what only PostgreSQL can show."""
+"""Monitoring fixtures: patients with a phone (made in the frozen time of the shared `clock`), doses
+and check-ins at given instants, the monitor job run in-process, the prompts the API lists and the
+pushes the local transport sent; and a throwaway PostgreSQL database for what only PostgreSQL can
+show."""
 
 import contextlib
-import datetime as dt
 import os
 import uuid
-import zoneinfo
 
 import pytest
 import sqlalchemy as sa
 
 import jobs
 from backend.config import normalise_database_url
-from backend.extensions import db, limiter
+from backend.extensions import db
 from backend.push.models import LocalPush
-from tests.conftest import iso
+# `local` is re-exported for the modules here that import it from this conftest.
+from tests.support import iso, local  # noqa: F401
 
-UTC = dt.timezone.utc
-# A Wednesday at noon UTC.
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 KRATOM_LIMIT = {"amount": 8, "unit": "g"}
-
-
-def utc(*args):
-    return dt.datetime(*args, tzinfo=UTC)
-
-
-def local(timezone, *args):
-    """A local wall-clock time in `timezone`, as a UTC instant."""
-    return dt.datetime(*args, tzinfo=zoneinfo.ZoneInfo(timezone)).astimezone(UTC)
-
-
-@pytest.fixture
-def clock(time_machine):
-    """Time stands still at NOW until a test moves it."""
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits(request):
-    """Invite and accept throttles count in the limiter's memory, beyond the per-test reset."""
-    if "app" in request.fixturenames or "client" in request.fixturenames:
-        limiter.reset()
-    yield
 
 
 @pytest.fixture
@@ -188,7 +161,7 @@ def close_app(app):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-    transport = app.extensions.pop("push_transport", None)
+    transport = app.extensions.pop("careloop.push_transport", None)
     if hasattr(transport, "close"):
         transport.close()
         firebase_admin.delete_app(transport._app)

@@ -12,7 +12,8 @@ from backend.events.drain import drain_events
 from backend.events.models import Event
 from backend.extensions import db
 from backend.monitoring.models import Prompt
-from tests.monitoring.conftest import KRATOM_LIMIT, NOW, local, rules_of, utc
+from tests.monitoring.conftest import KRATOM_LIMIT, rules_of
+from tests.support import NOW, local, utc
 
 HOUR, MINUTE, DAY = dt.timedelta(hours=1), dt.timedelta(minutes=1), dt.timedelta(days=1)
 
@@ -641,7 +642,7 @@ def test_replaying_events_creates_no_second_prompt_and_no_second_push(busy_day, 
 
 def test_running_the_handlers_twice_on_one_event_raises_once(busy_day, app):
     from backend import events
-    from backend.events.handlers import HANDLERS
+    from backend.wiring import EVENT_HANDLERS as HANDLERS
 
     busy_day()
     with app.app_context():

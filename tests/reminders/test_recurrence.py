@@ -5,13 +5,9 @@ import datetime as dt
 import pytest
 
 from backend.reminders.recurrence import fires_between, next_fire
+from tests.support import UTC, utc
 
-UTC = dt.timezone.utc
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-def utc(*args):
-    return dt.datetime(*args, tzinfo=UTC)
 
 
 def fire_instants(times, tz, after, until, days=EVERY_DAY):

@@ -1,5 +1,8 @@
-"""/v1/reminders: schedules (create, read, change, delete), their occurrences (ack, snooze,
-receipts), isolation between people, and the `careloop jobs` / `careloop pushes` commands."""
+"""/v1/reminders: schedules (their fields, next fires, changes and deletion), their occurrences (ack,
+snooze, receipts), isolation between people, and the `careloop jobs` / `careloop pushes` commands.
+The client-record contract schedules share with check-ins and doses (idempotent create, pages,
+corrections, tombstones, isolation) is tested once for all three in
+tests/records/test_client_records.py."""
 
 import datetime as dt
 import json
@@ -14,21 +17,18 @@ from backend.push.models import LocalPush, PushDelivery
 from backend.reminders.models import WEEKDAYS, ReminderOccurrence, ReminderSchedule
 from backend.reminders.schemas import MAX_TIMES
 from backend.reminders.services import MAX_SNOOZES
+from tests.support import NOW, assert_problem, count, reminder_body, stored, utc
 
-UTC = dt.timezone.utc
-# A Wednesday; Berlin is at UTC+1 and New York at UTC−5 (no DST change for weeks either side).
-NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-
-
-def utc(*args):
-    return dt.datetime(*args, tzinfo=UTC)
+# Reminders fire at wall-clock times, and these tests are about which fire comes next: they start
+# on NOW's day at 08:00 UTC, before the 09:30 Berlin (08:30 UTC) fire most of them use.
+MORNING = NOW.replace(hour=8)
 
 
 @pytest.fixture
-def clock(time_machine):
-    """Time stands still at NOW (a Wednesday, 08:00 UTC) until a test moves it."""
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
+def clock(clock):
+    """The shared frozen clock, moved back to MORNING."""
+    clock.move_to(MORNING, tick=False)
+    return clock
 
 
 # People are created after the clock is frozen, so their tokens are issued in frozen time.
@@ -40,22 +40,6 @@ def alice(clock, make_person):
 @pytest.fixture
 def bob(clock, make_person):
     return make_person("bob", name="Bob")
-
-
-def reminder_body(**fields):
-    body = {"id": str(uuid.uuid4()), "kind": "checkin", "times": ["09:30"]}
-    body.update(fields)
-    return body
-
-
-@pytest.fixture
-def create_reminder(client):
-    """Factory: POST a reminder for a person and return the response JSON."""
-    def create(person, **fields):
-        response = client.post("/v1/reminders", json=reminder_body(**fields), headers=person.headers)
-        assert response.status_code == 201, response.json
-        return response.json
-    return create
 
 
 def register_device(client, person, token="fcm-token-alice-phone"):
@@ -82,30 +66,7 @@ def local_pushes(app):
 
 def delivery_purposes(app):
     with app.app_context():
-        return db.session.scalars(sa.select(PushDelivery.purpose).order_by(PushDelivery.created_at)).all()
-
-
-def count(app, model, **filters):
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(model).filter_by(**filters))
-
-
-def stored(app, model, record_id):
-    """The row with this id (tombstones included) as a dict of its columns, or None."""
-    with app.app_context():
-        row = db.session.get(model, uuid.UUID(str(record_id)))
-        if row is None:
-            return None
-        return {column.key: getattr(row, column.key) for column in sa.inspect(model).column_attrs}
-
-
-def assert_problem(response, status, *fields):
-    """`response` is problem+json with `status`, and its `errors` name every one of `fields`."""
-    assert response.status_code == status, response.json
-    assert response.content_type == "application/problem+json"
-    assert response.json["status"] == status
-    named = {error.get("field") or error.get("parameter") for error in response.json.get("errors", [])}
-    assert set(fields) <= named, response.json
+        return [d.label for d in db.session.scalars(sa.select(PushDelivery).order_by(PushDelivery.created_at))]
 
 
 def occurrences(client, person, **query):
@@ -176,32 +137,6 @@ def test_an_inactive_reminder_is_created_without_a_next_fire(alice, create_remin
     assert created["next_fire_at"] is None
 
 
-def test_creating_the_same_reminder_twice_stores_it_once(app, client, alice, clock):
-    body = reminder_body(label="Evening")
-    first = client.post("/v1/reminders", json=body, headers=alice.headers)
-    clock.move_to(NOW + dt.timedelta(minutes=5), tick=False)
-    second = client.post("/v1/reminders", json=body, headers=alice.headers)
-    assert (first.status_code, second.status_code) == (201, 201)
-    assert second.json == first.json
-    assert count(app, ReminderSchedule) == 1
-
-
-def test_creating_under_another_users_id_is_a_conflict_and_changes_nothing(app, client, alice, bob, create_reminder):
-    created = create_reminder(alice, label="Alice's")
-    response = client.post("/v1/reminders", json=reminder_body(id=created["id"], label="Bob's"), headers=bob.headers)
-    assert_problem(response, 409)
-    assert count(app, ReminderSchedule) == 1
-    assert stored(app, ReminderSchedule, created["id"])["label"] == "Alice's"
-    assert client.get("/v1/reminders", headers=bob.headers).json["items"] == []
-
-
-def test_creating_again_under_a_deleted_reminders_id_is_a_conflict(client, alice, create_reminder):
-    created = create_reminder(alice)
-    client.delete(f"/v1/reminders/{created['id']}", headers=alice.headers)
-    response = client.post("/v1/reminders", json=reminder_body(id=created["id"]), headers=alice.headers)
-    assert_problem(response, 409)
-
-
 # Validation
 
 @pytest.mark.parametrize("fields, field", [
@@ -226,9 +161,7 @@ def test_creating_again_under_a_deleted_reminders_id_is_a_conflict(client, alice
     ({"kind": "custom", "follow_up_minutes": 30}, "follow_up_minutes"),
     ({"label": "x" * 81}, "label"),
     ({"label": ""}, "label"),
-    ({"colour": "blue"}, "colour"),
     ({"next_fire_at": "2026-11-25T08:30:00Z"}, "next_fire_at"),
-    ({"id": "not-a-uuid"}, "id"),
 ])
 def test_an_invalid_reminder_is_rejected_naming_the_field(app, client, alice, fields, field):
     response = client.post("/v1/reminders", json=reminder_body(**fields), headers=alice.headers)
@@ -236,7 +169,7 @@ def test_an_invalid_reminder_is_rejected_naming_the_field(app, client, alice, fi
     assert count(app, ReminderSchedule) == 0
 
 
-@pytest.mark.parametrize("missing", ["id", "kind", "times"])
+@pytest.mark.parametrize("missing", ["kind", "times"])
 def test_a_reminder_without_a_required_field_is_rejected(client, alice, missing):
     body = reminder_body()
     del body[missing]
@@ -250,9 +183,8 @@ def test_a_reminder_without_a_required_field_is_rejected(client, alice, missing)
     ({"timezone": "Nowhere/Land"}, "timezone"),
     ({"follow_up_minutes": 0}, "follow_up_minutes"),
     ({"label": "x" * 81}, "label"),
-    # The kind and id of a reminder are fixed at creation.
+    # The kind of a reminder is fixed at creation (its id too, as for every client record).
     ({"kind": "dose"}, "kind"),
-    ({"id": str(uuid.uuid4())}, "id"),
 ])
 def test_an_invalid_change_is_rejected_naming_the_field_and_changes_nothing(client, alice, create_reminder,
                                                                               changes, field):
@@ -275,40 +207,6 @@ def test_a_checkin_reminder_can_get_a_follow_up_by_patch(client, alice, create_r
     response = client.patch(f"/v1/reminders/{created['id']}", json={"follow_up_minutes": 45}, headers=alice.headers)
     assert response.status_code == 200
     assert response.json["follow_up_minutes"] == 45
-
-
-# Read
-
-def test_a_created_reminder_can_be_read_back(client, alice, create_reminder):
-    created = create_reminder(alice, label="Walk")
-    response = client.get(f"/v1/reminders/{created['id']}", headers=alice.headers)
-    assert response.status_code == 200
-    assert response.json == created
-
-
-def test_reading_an_unknown_reminder_is_not_found(client, alice):
-    assert_problem(client.get(f"/v1/reminders/{uuid.uuid4()}", headers=alice.headers), 404)
-
-
-def test_reminders_are_listed_newest_first(client, alice, create_reminder, clock):
-    first = create_reminder(alice, label="first")
-    clock.move_to(NOW + dt.timedelta(minutes=1), tick=False)
-    second = create_reminder(alice, label="second")
-    response = client.get("/v1/reminders", headers=alice.headers)
-    assert response.status_code == 200
-    assert response.json == {"items": [second, first], "next_cursor": None}
-
-
-def test_reminders_are_listed_in_pages(client, alice, create_reminder, clock):
-    created = []
-    for minute in range(3):
-        clock.move_to(NOW + dt.timedelta(minutes=minute), tick=False)
-        created.append(create_reminder(alice))
-    first = client.get("/v1/reminders", query_string={"limit": 2}, headers=alice.headers).json
-    assert [r["id"] for r in first["items"]] == [created[2]["id"], created[1]["id"]]
-    rest = client.get("/v1/reminders", query_string={"limit": 2, "cursor": first["next_cursor"]},
-                      headers=alice.headers).json
-    assert rest == {"items": [created[0]], "next_cursor": None}
 
 
 # Change
@@ -343,14 +241,6 @@ def test_changing_the_timezone_moves_the_next_fire(client, alice, create_reminde
     response = client.patch(f"/v1/reminders/{created['id']}", json={"timezone": None}, headers=alice.headers)
     assert response.json["timezone"] is None
     assert response.json["next_fire_at"] == "2026-11-25T09:30:00Z"
-
-
-def test_a_change_is_stored_with_when_it_was_made(app, client, alice, create_reminder, clock):
-    created = create_reminder(alice)
-    clock.move_to(NOW + dt.timedelta(minutes=3), tick=False)
-    response = client.patch(f"/v1/reminders/{created['id']}", json={"label": "Evening"}, headers=alice.headers)
-    assert response.json == dict(created, label="Evening", updated_at="2026-11-25T08:03:00Z")
-    assert stored(app, ReminderSchedule, created["id"])["label"] == "Evening"
 
 
 def test_switching_a_reminder_off_clears_its_next_fire_and_on_again_plans_from_now(client, alice, create_reminder,
@@ -415,31 +305,6 @@ def test_a_new_profile_zone_moves_only_that_persons_reminders(client, alice, bob
 
 # Delete
 
-def test_deleting_a_reminder_leaves_a_tombstone_that_is_not_found(app, client, alice, create_reminder, clock):
-    created = create_reminder(alice, label="Evening pills")
-    clock.move_to(NOW + dt.timedelta(minutes=2), tick=False)
-    response = client.delete(f"/v1/reminders/{created['id']}", headers=alice.headers)
-    assert response.status_code == 204
-    assert response.data == b""
-    assert_problem(client.get(f"/v1/reminders/{created['id']}", headers=alice.headers), 404)
-    assert_problem(client.patch(f"/v1/reminders/{created['id']}", json={"label": "x"}, headers=alice.headers), 404)
-    assert client.get("/v1/reminders", headers=alice.headers).json["items"] == []
-    row = stored(app, ReminderSchedule, created["id"])
-    assert row["deleted_at"] == NOW + dt.timedelta(minutes=2)
-    # The private label does not outlive the reminder; nothing fires any more.
-    assert (row["label"], row["next_fire_at"]) == (None, None)
-
-
-def test_deleting_a_reminder_twice_is_harmless(client, alice, create_reminder):
-    created = create_reminder(alice)
-    assert client.delete(f"/v1/reminders/{created['id']}", headers=alice.headers).status_code == 204
-    assert client.delete(f"/v1/reminders/{created['id']}", headers=alice.headers).status_code == 204
-
-
-def test_deleting_an_unknown_reminder_is_not_found(client, alice):
-    assert_problem(client.delete(f"/v1/reminders/{uuid.uuid4()}", headers=alice.headers), 404)
-
-
 def test_deleting_a_reminder_drops_its_unsent_occurrences_and_nothing_is_pushed_later(app, client, alice,
                                                                                       create_reminder, run_jobs):
     register_device(client, alice)
@@ -464,16 +329,6 @@ def test_deleting_a_reminder_keeps_the_occurrences_already_pushed(client, alice,
 
 
 # Isolation
-
-def test_another_person_cannot_see_or_touch_my_reminder(client, alice, bob, create_reminder):
-    created = create_reminder(alice, label="Mine")
-    url = f"/v1/reminders/{created['id']}"
-    assert_problem(client.get(url, headers=bob.headers), 404)
-    assert_problem(client.patch(url, json={"label": "Bob's now"}, headers=bob.headers), 404)
-    assert_problem(client.delete(url, headers=bob.headers), 404)
-    assert client.get("/v1/reminders", headers=bob.headers).json == {"items": [], "next_cursor": None}
-    assert client.get(url, headers=alice.headers).json == created
-
 
 def test_another_person_cannot_see_or_touch_my_occurrences(client, alice, bob, sent_occurrence):
     url = f"/v1/reminders/occurrences/{sent_occurrence['id']}"
@@ -674,15 +529,16 @@ def test_jobs_once_runs_every_job_and_prints_what_each_handled(app, client, alic
     result = app.test_cli_runner().invoke(args=["jobs", "--once"])
     assert result.exit_code == 0, result.output
     printed = dict(line.split(": ") for line in result.output.splitlines())
-    assert set(printed) == {"send-reminders", "follow-up-checkins", "monitor", "missed-checkins", "prune-devices"}
+    assert set(printed) == {"send-reminders", "retry-pushes", "follow-up-checkins", "monitor", "missed-checkins",
+                            "prune-devices"}
     assert all(value.isdigit() for value in printed.values()), result.output
     assert int(printed["send-reminders"]) > 0
     assert (printed["follow-up-checkins"], printed["prune-devices"]) == ("0", "0")
     assert len(local_pushes(app)) == 1
     # Run again, nothing is left to do.
     again = app.test_cli_runner().invoke(args=["jobs", "--once"])
-    assert again.output == ("send-reminders: 0\nfollow-up-checkins: 0\nmonitor: 0\nmissed-checkins: 0\n"
-                            "prune-devices: 0\n")
+    assert again.output == ("send-reminders: 0\nfollow-up-checkins: 0\nmonitor: 0\nretry-pushes: 0\n"
+                            "missed-checkins: 0\nprune-devices: 0\n")
     assert len(local_pushes(app)) == 1
 
 

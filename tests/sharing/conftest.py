@@ -1,32 +1,23 @@
-"""Sharing fixtures: a frozen clock, people with distinctive ids, fresh rate limits, and
-factories for invites and shares."""
-
-import datetime as dt
+"""Sharing fixtures: the frozen clock at 08:00, people with distinctive ids, and factories for invites
+and shares. (Rate limits are reset around every test by the root conftest.)"""
 
 import pytest
 import sqlalchemy as sa
 
-from backend.extensions import db, limiter
+from backend.extensions import db
+from tests import support
 
-UTC = dt.timezone.utc
-# A Wednesday; the default check-in and dose of tests/conftest.py lie five days before.
-NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+# The shared NOW's morning (a Wednesday, 08:00 UTC): the report pages say when they were made, and
+# the default check-in and dose of tests/support.py lie five days before.
+NOW = support.NOW.replace(hour=8)
 DEFAULT_SCOPES = ["checkins", "doses"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_limits(app):
-    """Code-guessing counters live in the limiter's memory, beyond the per-test database reset."""
-    limiter.reset()
-    yield
-    limiter.reset()
-
-
 @pytest.fixture
-def clock(time_machine):
-    """Time stands still at NOW until a test moves it."""
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
+def clock(clock):
+    """The shared frozen clock, moved back to this morning's NOW."""
+    clock.move_to(NOW, tick=False)
+    return clock
 
 
 # Firebase uids no real text would contain, so that a leak of one is found by a plain search.

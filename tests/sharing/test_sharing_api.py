@@ -15,16 +15,11 @@ from backend.extensions import db
 from backend.sharing import services
 from backend.sharing.models import SCOPES, AccessLogEntry
 from tests.sharing.conftest import NOW, access_log, database_text
+from tests.support import assert_problem
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_PATTERN = re.compile(rf"[{CROCKFORD}]{{5}}-[{CROCKFORD}]{{5}}")
 NOTE = "Quokka-flavoured migraine after the 4711 bus"  # text that appears nowhere else
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.json
-    assert response.content_type == "application/problem+json"
-    assert response.json["status"] == status
 
 
 def accept(client, person, code, **kwargs):

@@ -4,33 +4,11 @@ import datetime as dt
 import uuid
 
 import pytest
-import sqlalchemy as sa
 
-from backend.accounts.models import Device, User
+from backend.accounts.models import User
+from backend.push.models import Device
 from backend.extensions import db
-
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
-
-
-def count(app, model, **filters):
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(model).filter_by(**filters))
-
-
-def stored(app, model, **filters):
-    """The one row matching `filters`, as a plain dict of its columns."""
-    with app.app_context():
-        row = db.session.execute(sa.select(model).filter_by(**filters)).scalar_one()
-        return {column.key: getattr(row, column.key) for column in sa.inspect(model).column_attrs}
-
-
-def assert_problem(response, status, *fields):
-    """`response` is problem+json with `status`, and its `errors` name every one of `fields`."""
-    assert response.status_code == status, response.json
-    assert response.content_type == "application/problem+json"
-    assert response.json["status"] == status
-    named = {error.get("field") or error.get("parameter") for error in response.json.get("errors", [])}
-    assert set(fields) <= named, response.json
+from tests.support import NOW, assert_problem, count, stored, without_instance
 
 
 # Profile
@@ -88,8 +66,7 @@ def test_display_name_can_be_cleared_with_null(client, alice):
     assert response.json["display_name"] is None
 
 
-def test_patching_the_profile_records_when_it_changed(app, client, alice, time_machine):
-    time_machine.move_to(NOW, tick=False)
+def test_patching_the_profile_records_when_it_changed(app, client, alice, clock):
     client.patch("/v1/me", json={"timezone": "Asia/Tokyo"}, headers=alice.headers)
     assert stored(app, User, firebase_uid="alice")["updated_at"] == NOW
 
@@ -145,8 +122,7 @@ def register(client, person, token="fcm-token-1", platform="android"):
     return client.post("/v1/devices", json={"token": token, "platform": platform}, headers=person.headers)
 
 
-def test_registering_a_device_stores_it_active(app, client, alice, time_machine):
-    time_machine.move_to(NOW, tick=False)
+def test_registering_a_device_stores_it_active(app, client, alice, clock):
     response = register(client, alice, platform="ios")
     assert response.status_code == 201
     assert response.json["platform"] == "ios"
@@ -166,14 +142,13 @@ def test_registering_the_same_token_twice_keeps_one_device(app, client, alice):
     assert count(app, Device) == 1
 
 
-def test_registering_again_reactivates_a_deactivated_device(app, client, alice, time_machine):
-    time_machine.move_to(NOW, tick=False)
+def test_registering_again_reactivates_a_deactivated_device(app, client, alice, clock):
     device_id = register(client, alice).json["id"]
     with app.app_context():
         device = db.session.get(Device, uuid.UUID(device_id))
         device.active, device.deactivated_reason = False, "unregistered"
         db.session.commit()
-    time_machine.move_to(NOW + dt.timedelta(days=3), tick=False)
+    clock.move_to(NOW + dt.timedelta(days=3), tick=False)
     response = register(client, alice, platform="ios")
     assert response.status_code == 201
     assert response.json["id"] == device_id
@@ -221,8 +196,7 @@ def test_removing_another_users_device_is_not_found_and_keeps_it(app, client, al
     response = client.delete(f"/v1/devices/{device_id}", headers=bob.headers)
     assert_problem(response, 404)
     unknown = client.delete(f"/v1/devices/{uuid.uuid4()}", headers=bob.headers)
-    assert {k: v for k, v in response.json.items() if k != "instance"} == \
-           {k: v for k, v in unknown.json.items() if k != "instance"}
+    assert without_instance(response.json) == without_instance(unknown.json)
     assert count(app, Device, user_id=uuid.UUID(alice.id)) == 1
 
 

@@ -10,21 +10,16 @@ import time
 import firebase_admin._token_gen
 import jwt
 import pytest
-import sqlalchemy as sa
 
 from backend import create_app
 from backend.accounts.models import User
 from backend.config import ConfigError
 from backend.devtokens import emulator_id_token
 from backend.extensions import db
+from tests.support import count, dose_body
 
 PROTECTED = [("get", "/v1/me"), ("patch", "/v1/me"), ("post", "/v1/devices"), ("get", "/v1/checkins"),
              ("post", "/v1/checkins"), ("get", "/v1/doses"), ("get", "/v1/doses/daily-totals")]
-
-
-def count_users(app, **filters):
-    with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(User).filter_by(**filters))
 
 
 def assert_unauthorized(response):
@@ -46,7 +41,7 @@ def bearer(token):
 @pytest.mark.parametrize("method, path", PROTECTED)
 def test_every_api_route_needs_a_token(app, client, method, path):
     assert_unauthorized(getattr(client, method)(path, json={}))
-    assert count_users(app) == 0
+    assert count(app, User) == 0
 
 
 @pytest.mark.parametrize("header", [
@@ -62,12 +57,12 @@ def test_every_api_route_needs_a_token(app, client, method, path):
 ])
 def test_a_missing_or_malformed_authorization_is_401(app, client, header):
     assert_unauthorized(client.get("/v1/me", headers={"Authorization": header}))
-    assert count_users(app) == 0
+    assert count(app, User) == 0
 
 
 def test_a_token_in_the_wrong_scheme_is_401_even_when_valid(app, client):
     assert_unauthorized(client.get("/v1/me", headers={"Authorization": "Basic " + token_for(app, "eve")}))
-    assert count_users(app) == 0
+    assert count(app, User) == 0
 
 
 def test_the_scheme_name_is_case_insensitive(client, app):
@@ -80,7 +75,7 @@ def test_a_token_for_another_firebase_project_is_401(app, client):
     response = client.get("/v1/me", headers=bearer(token))
     assert_unauthorized(response)
     assert "mallory" not in response.get_data(as_text=True)
-    assert count_users(app, firebase_uid="mallory") == 0
+    assert count(app, User, firebase_uid="mallory") == 0
 
 
 def test_a_token_from_another_issuer_is_401(app, client):
@@ -88,7 +83,7 @@ def test_a_token_from_another_issuer_is_401(app, client):
     token = jwt.encode({"iss": "https://evil.example/" + project, "aud": project, "sub": "mallory",
                         "iat": 0, "exp": 2**31}, None, algorithm="none")
     assert_unauthorized(client.get("/v1/me", headers=bearer(token)))
-    assert count_users(app) == 0
+    assert count(app, User) == 0
 
 
 @pytest.mark.parametrize("subject", ["", None, "x" * 129])
@@ -98,7 +93,7 @@ def test_a_token_without_a_usable_subject_is_401(app, client, subject):
     if subject is not None:
         claims["sub"] = subject
     assert_unauthorized(client.get("/v1/me", headers=bearer(jwt.encode(claims, None, algorithm="none"))))
-    assert count_users(app) == 0
+    assert count(app, User) == 0
 
 
 def test_the_first_request_creates_the_user_exactly_once(app, client):
@@ -108,16 +103,14 @@ def test_the_first_request_creates_the_user_exactly_once(app, client):
     assert first.json["display_name"] == "Nia"
     assert client.get("/v1/me", headers=headers).json["id"] == first.json["id"]
     assert client.get("/v1/checkins", headers=headers).status_code == 200
-    assert count_users(app, firebase_uid="newcomer") == 1
-    assert count_users(app) == 1
+    assert count(app, User, firebase_uid="newcomer") == 1
+    assert count(app, User) == 1
 
 
 def test_a_first_write_creates_the_user_and_the_record(app, client):
-    from tests.conftest import dose_body
-
     response = client.post("/v1/doses", json=dose_body(), headers=bearer(token_for(app, "writer")))
     assert response.status_code == 201
-    assert count_users(app, firebase_uid="writer") == 1
+    assert count(app, User, firebase_uid="writer") == 1
 
 
 def test_a_new_users_name_comes_from_the_token_and_is_cut_to_fit(app, client):
@@ -129,7 +122,7 @@ def test_a_user_created_by_a_rejected_request_still_exists(app, client):
     # Authentication commits on its own: a request that then fails validation still knows its user.
     response = client.post("/v1/checkins", json={}, headers=bearer(token_for(app, "eager")))
     assert response.status_code == 422
-    assert count_users(app, firebase_uid="eager") == 1
+    assert count(app, User, firebase_uid="eager") == 1
 
 
 def test_the_same_uid_always_maps_to_the_same_user(app, client):
@@ -287,7 +280,7 @@ def production_app(production_env):
 def test_production_accepts_a_token_signed_with_googles_keys(production_app, google_keys):
     response = production_app.test_client().get("/v1/me", headers=bearer(signed_token(google_keys, "real-user")))
     assert response.status_code == 200, response.json
-    assert count_users(production_app, firebase_uid="real-user") == 1
+    assert count(production_app, User, firebase_uid="real-user") == 1
 
 
 @pytest.mark.parametrize("make_token", [
@@ -300,7 +293,7 @@ def test_production_accepts_a_token_signed_with_googles_keys(production_app, goo
 def test_production_rejects_tokens_google_did_not_sign_for_this_project(production_app, google_keys, make_token):
     response = production_app.test_client().get("/v1/me", headers=bearer(make_token(google_keys)))
     assert_unauthorized(response)
-    assert count_users(production_app) == 0
+    assert count(production_app, User) == 0
 
 
 def rsa_key():
