@@ -1,4 +1,4 @@
-"""/v1/plan, /v1/prompts and a linked patient's prompts."""
+"""/v1/plan and /v1/prompts."""
 
 from flask.views import MethodView
 
@@ -7,7 +7,6 @@ from backend.accounts.auth import authenticate, current_user
 from backend.monitoring import services
 from backend.monitoring.plan import effective_plan, replace_plan
 from backend.monitoring.schemas import PlanSchema, PromptPageSchema, PromptSchema
-from backend.sharing import services as sharing
 
 blp = Blueprint("monitoring", __name__, url_prefix="/v1", description="Monitoring plan and prompts")
 blp.before_request(authenticate)
@@ -45,15 +44,3 @@ class PromptAck(MethodView):
         """Mark a prompt as read."""
         prompt = services.acknowledge_prompt(current_user(), prompt_id)
         return prompt
-
-
-@blp.route("/patients/<uuid:patient_id>/prompts")
-class PatientPrompts(MethodView):
-    @blp.arguments(RangeQuerySchema, location="query")
-    @blp.response(200, PromptPageSchema)
-    def get(self, args, patient_id):
-        """A linked patient's monitoring prompts (with the prompts scope)."""
-        sharing.viewer_share(current_user(), patient_id, "prompts")
-        items, next_cursor = services.list_prompts(sharing.patient_of(patient_id), args)
-        sharing.log_access(patient_id, "prompts", viewer=current_user())
-        return {"items": items, "next_cursor": next_cursor}

@@ -1,20 +1,17 @@
-"""/v1/shares, /v1/report-links, /v1/patients/{id}/… (scoped reads) and /v1/me/access-log."""
+"""/v1/shares, /v1/report-links and /v1/me/access-log. (What a share lets someone read is served by
+backend/reports.)"""
 
-from flask import current_app, g, request
+from flask import g, request
 from flask.views import MethodView
 
 from backend.api import Blueprint, RangeQuerySchema, patch_schema
 from backend.accounts.auth import authenticate, current_user
-from backend.checkins.services import list_checkins
-from backend.doses.services import list_doses
 from backend.extensions import limiter
 from backend.sharing import services
 from backend.sharing.schemas import (AcceptSchema, AccessLogPageSchema, InviteCreateSchema, InviteListSchema,
                                      NewInviteSchema, NewReportLinkSchema, ReportLinkCreateSchema,
                                      ReportLinkListSchema, ShareListSchema, SharePatchSchema, ShareQuerySchema,
-                                     ShareSchema, SharedCheckInPageSchema, SharedDosePageSchema, SummaryQuerySchema,
-                                     SummarySchema)
-from backend.sharing.summary import DEFAULT_SPAN, summarize
+                                     ShareSchema)
 from backend.sqltypes import utcnow
 
 blp = Blueprint("sharing", __name__, url_prefix="/v1", description="Sharing with caregivers and clinicians")
@@ -119,7 +116,7 @@ class ReportLinks(MethodView):
     def post(self, data):
         """Create a read-only report link for a clinician (the address is shown only here)."""
         link, token = services.create_report_link(current_user(), data)
-        link.url = f"{current_app.config['CARELOOP_PUBLIC_URL'].rstrip('/')}/r/{token}"
+        link.url = services.report_url(token)
         return link
 
 
@@ -139,51 +136,3 @@ class AccessLog(MethodView):
         """Who read my data, what kind, when and from where."""
         items, next_cursor = services.access_log(current_user(), args)
         return {"items": items, "next_cursor": next_cursor}
-
-
-def _patient_read(patient_id, scope):
-    """The share (or None for the patient), with notes visibility set for the response."""
-    viewer = current_user()
-    share = services.viewer_share(viewer, patient_id, scope)
-    g.notes_visible = share is None or "notes" in share.scopes
-    return services.patient_of(patient_id), share
-
-
-@blp.route("/patients/<uuid:patient_id>/summary")
-class PatientSummary(MethodView):
-    @blp.arguments(SummaryQuerySchema, location="query")
-    @blp.response(200, SummarySchema)
-    def get(self, args, patient_id):
-        """A linked patient's summary over a time range (within my scopes)."""
-        patient, share = _patient_read(patient_id, "summary")
-        until = args.get("until") or utcnow()
-        since = args.get("since") or until - DEFAULT_SPAN
-        scopes = share.scopes if share else ["checkins", "doses", "notes", "prompts"]
-        summary = summarize(patient, since, until, scopes)
-        services.log_access(patient_id, "summary", viewer=current_user())
-        return summary
-
-
-@blp.route("/patients/<uuid:patient_id>/checkins")
-class PatientCheckIns(MethodView):
-    @blp.arguments(RangeQuerySchema, location="query")
-    @blp.response(200, SharedCheckInPageSchema)
-    def get(self, args, patient_id):
-        """A linked patient's check-ins, newest first (notes only if shared)."""
-        patient, _ = _patient_read(patient_id, "checkins")
-        items, next_cursor = list_checkins(patient, args)
-        services.log_access(patient_id, "checkins", viewer=current_user())
-        return {"items": items, "next_cursor": next_cursor}
-
-
-@blp.route("/patients/<uuid:patient_id>/doses")
-class PatientDoses(MethodView):
-    @blp.arguments(RangeQuerySchema, location="query")
-    @blp.response(200, SharedDosePageSchema)
-    def get(self, args, patient_id):
-        """A linked patient's doses, newest first (notes only if shared)."""
-        patient, _ = _patient_read(patient_id, "doses")
-        items, next_cursor = list_doses(patient, args)
-        services.log_access(patient_id, "doses", viewer=current_user())
-        return {"items": items, "next_cursor": next_cursor}
-

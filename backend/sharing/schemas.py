@@ -1,11 +1,8 @@
-"""Invite, share, report-link, access-log and shared-view payloads."""
+"""Invite, share, report-link and access-log payloads."""
 
 import marshmallow as ma
-from flask import g
 
-from backend.api import Boolean, Instant, Integer, RangeQuerySchema, Schema, Text, page_schema
-from backend.checkins.schemas import CheckInSchema
-from backend.doses.schemas import DoseSchema
+from backend.api import Boolean, Instant, Integer, Schema, Text, page_schema
 from backend.sharing.models import ROLES, SCOPES
 from backend.sharing.services import MAX_INVITE_HOURS, MAX_LINK_DAYS
 
@@ -141,40 +138,3 @@ class AccessLogEntrySchema(Schema):
 
 
 AccessLogPageSchema = page_schema(AccessLogEntrySchema)
-
-
-class HidesUnsharedNotes:
-    """Viewers see free-text notes only when the patient shared `notes`."""
-
-    @ma.post_dump
-    def _hide_note(self, data, **kwargs):
-        if not g.get("notes_visible", False):
-            data.pop("note", None)
-        return data
-
-
-class SharedCheckInSchema(HidesUnsharedNotes, CheckInSchema):
-    pass
-
-
-class SharedDoseSchema(HidesUnsharedNotes, DoseSchema):
-    pass
-
-
-SharedCheckInPageSchema = page_schema(SharedCheckInSchema)
-SharedDosePageSchema = page_schema(SharedDoseSchema)
-
-
-class SummaryQuerySchema(RangeQuerySchema):
-    class Meta(RangeQuerySchema.Meta):
-        exclude = ("cursor", "limit")
-
-
-class SummarySchema(Schema):
-    patient = ma.fields.Nested(PersonSchema, required=True)
-    since = Instant(required=True)
-    until = Instant(required=True)
-    timezone = ma.fields.String(required=True)
-    checkins = ma.fields.Dict(allow_none=True, metadata={"description": "Counts and means (absent without the checkins scope)"})
-    doses = ma.fields.Dict(allow_none=True, metadata={"description": "Daily totals per substance and unit (absent without the doses scope)"})
-    reminders = ma.fields.Dict(allow_none=True, metadata={"description": "Check-in reminder adherence counts"})

@@ -12,7 +12,7 @@ from flask import Blueprint, render_template, request, url_for
 
 from backend.api import unit_of_work
 from backend.extensions import limiter
-from backend.sharing.report import view_report
+from backend.reports import view_report
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/r/assets")

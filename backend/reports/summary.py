@@ -2,13 +2,13 @@
 
 import datetime as dt
 import statistics
-import zoneinfo
 from collections import Counter
 
 import sqlalchemy as sa
 
 from backend.checkins.models import ADHD_ITEMS, CheckIn
 from backend.checkins.vocabulary import LIVER_WARNING_SIGNS
+from backend.domain import local_date, zone
 from backend.doses.services import daily_totals
 from backend.extensions import db
 from backend.reminders.models import ReminderOccurrence
@@ -48,13 +48,14 @@ def adherence_summary(patient, since, until):
 
 
 def summarize(patient, since, until, scopes):
-    tz = zoneinfo.ZoneInfo(patient.timezone)
+    """Who, over which range, and a section for each of the `checkins` and `doses` scopes given."""
+    tz = zone(patient.timezone)
     summary = {"patient": patient, "since": since, "until": until, "timezone": patient.timezone}
     if "checkins" in scopes:
         summary["checkins"] = checkin_summary(patient, since, until)
         summary["reminders"] = adherence_summary(patient, since, until)
     if "doses" in scopes:
-        first, last = since.astimezone(tz).date(), (until - dt.timedelta(microseconds=1)).astimezone(tz).date()
+        first, last = local_date(since, tz), local_date(until - dt.timedelta(microseconds=1), tz)
         summary["doses"] = {"daily_totals": [
             {**item, "date": item["date"].isoformat()} for item in daily_totals(patient, first, last)["items"]]}
     return summary

@@ -25,7 +25,7 @@ import pytest
 from backend.extensions import db
 from backend.monitoring.models import Prompt
 from backend.sharing.models import SCOPES
-from tests.sharing.conftest import NOW, access_log
+from tests.reports.conftest import NOW, access_log
 
 NOTE = "Wombat-shaped flare-up, 0451"
 

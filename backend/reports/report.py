@@ -9,21 +9,19 @@ template (and the chart data it embeds) reads; it states what was logged and dra
 import bisect
 import datetime as dt
 import statistics
-import zoneinfo
 from collections import Counter, defaultdict
 
 import sqlalchemy as sa
 
-from backend.accounts.models import User
-from backend.checkins.models import ADHD_ITEMS, PEG_ITEMS, CheckIn
+from backend.checkins.models import ADHD_ITEMS, CheckIn
 from backend.checkins.vocabulary import LIVER_WARNING_SIGNS
+from backend.domain import (PEG_ITEMS, convert, day_start, form_label, local_date, local_days, peg_score,
+                            substance_label, words, zone)
 from backend.doses.models import Dose
 from backend.extensions import db
 from backend.monitoring.models import SEVERITIES, Prompt
 from backend.monitoring.plan import effective_plan
-from backend.domain import convert
 from backend.reminders.models import ReminderOccurrence
-from backend.sharing import services
 from backend.sqltypes import utcnow
 
 DEFAULT_DAYS = 90
@@ -50,20 +48,9 @@ TREND_CHARTS = (
     ("mood", "Mood", "0 worst – 10 best", ("mood",), 0, 10),
     ("sleep", "Sleep", "hours per night", ("sleep_hours",), 0, None),
 )
-SUBSTANCE_LABELS = {
-    "kratom": "Kratom", "adhd_stimulant": "ADHD stimulant", "adhd_non_stimulant": "ADHD non-stimulant",
-    "opioid": "Opioid", "benzodiazepine": "Benzodiazepine", "alcohol": "Alcohol", "nsaid": "NSAID",
-    "other": "Other",
-}
-FORM_LABELS = {"concentrate_7oh": "7-OH concentrate", "leaf_powder": "leaf powder"}
 SEVERITY_RANK = {severity: -n for n, severity in enumerate(SEVERITIES)}  # high first
 # The order a reader expects: what happened first, what is still open last.
 ADHERENCE_ORDER = ("answered", "missed", "ignored", "snoozed", "expired", "awaiting", "upcoming")
-
-
-def words(name):
-    """`upper_right_belly_pain` → `upper right belly pain`."""
-    return name.replace("_", " ")
 
 
 def report_range(link, now, tz):
@@ -72,19 +59,11 @@ def report_range(link, now, tz):
     A range reaching into the future stops at now: there is nothing logged there yet.
     """
     if link.range_start is None and link.range_end is None:
-        first_day = now.astimezone(tz).date() - dt.timedelta(days=DEFAULT_DAYS - 1)
-        return dt.datetime.combine(first_day, dt.time(), tz).astimezone(dt.timezone.utc), now
+        first_day = local_date(now, tz) - dt.timedelta(days=DEFAULT_DAYS - 1)
+        return day_start(first_day, tz), now
     until = min(link.range_end or now, now)
     since = link.range_start or until - dt.timedelta(days=DEFAULT_DAYS)
     return since, max(since, until)
-
-
-def local_days(since, until, tz):
-    """Every local date the range touches, in order (none for an empty range)."""
-    if until <= since:
-        return []
-    first, last = since.astimezone(tz).date(), (until - dt.timedelta(microseconds=1)).astimezone(tz).date()
-    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 class LocalDays:
@@ -96,7 +75,7 @@ class LocalDays:
 
     def __init__(self, days, tz):
         self.days = days
-        self.starts = [dt.datetime.combine(day, dt.time(), tz).astimezone(dt.timezone.utc) for day in days]
+        self.starts = [day_start(day, tz) for day in days]
 
     def __call__(self, instant):
         return self.days[bisect.bisect_right(self.starts, instant) - 1]
@@ -109,7 +88,7 @@ def mean(values):
 def build_report(patient, link, now=None):
     """Everything the report page shows, as a plain dict, within the link's scopes and range."""
     now = now or utcnow()
-    tz = zoneinfo.ZoneInfo(patient.timezone)
+    tz = zone(patient.timezone)
     since, until = report_range(link, now, tz)
     days = local_days(since, until, tz)
     scopes = set(link.scopes)
@@ -174,8 +153,8 @@ def checkins_part(patient, since, until, day_of, notes):
             values = readings[day] = [[] for _ in SYMPTOMS]
         if pain is not None:
             values[1].append(pain)
-            if enjoyment is not None and activity is not None:
-                values[0].append((pain + enjoyment + activity) / 3)
+        if (peg := peg_score(pain, enjoyment, activity, places=None)) is not None:
+            values[0].append(peg)
         for position, answer in enumerate(answers, start=2):
             if answer is not None:
                 values[position].append(answer)
@@ -272,11 +251,11 @@ def doses_part(patient, since, until, day_of, notes):
         forms[substance][form] += 1
         products[substance][product] += 1
         if note:
-            notes.append((taken_at, f"Dose ({SUBSTANCE_LABELS.get(substance, words(substance))})", note))
+            notes.append((taken_at, f"Dose ({substance_label(substance)})", note))
 
     charts, substances = [], []
     for (substance, unit), per_day in sorted(totals.items()):
-        label = SUBSTANCE_LABELS.get(substance, words(substance))
+        label = substance_label(substance)
         values = [round(per_day[day], 3) if day in per_day else None for day in day_of.days]
         amounts = list(per_day.values())
         limit = limits.get(substance)
@@ -290,7 +269,7 @@ def doses_part(patient, since, until, day_of, notes):
             "total": round(sum(amounts), 3), "mean_per_day_taken": round(statistics.fmean(amounts), 2),
             "max_per_day": round(max(amounts), 3), "limit": limit,
             "days_over_limit": sum(1 for amount in amounts if amount > limit) if limit is not None else None,
-            "forms": [FORM_LABELS.get(form, words(form)) for form, _ in forms[substance].most_common() if form],
+            "forms": [form_label(form) for form, _ in forms[substance].most_common() if form],
             "products": [name for name, _ in products[substance].most_common() if name][:5],
         })
     return dose_days, {"dose_count": len(rows), "dose_charts": charts, "substances": substances}
@@ -328,20 +307,5 @@ def with_without(day_values, dose_days):
             without = [values[key] for values in days_without if key in values]
             rows.append({"label": label, "with": mean(with_), "with_days": len(with_),
                          "without": mean(without), "without_days": len(without)})
-        table.append({"substance": SUBSTANCE_LABELS.get(substance, words(substance)), "rows": rows})
+        table.append({"substance": substance_label(substance), "rows": rows})
     return table
-
-
-def view_report(token, now=None):
-    """The report behind a report-link token, with the viewing written to the patient's access log;
-    None for an unknown, revoked or expired token alike."""
-    now = now or utcnow()
-    link = services.report_link_for_token(token, now)
-    if link is None:
-        return None
-    patient = db.session.get(User, link.patient_id)
-    report = build_report(patient, link, now)
-    services.log_access(patient.id, "report", link=link, now=now)
-    link.last_viewed_at = now
-    db.session.flush()
-    return report

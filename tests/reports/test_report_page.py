@@ -15,9 +15,9 @@ from backend.extensions import db
 from backend.monitoring.models import Prompt
 from backend.reminders.models import ReminderOccurrence, ReminderSchedule
 from backend.sharing.models import AccessLogEntry, ReportLink
-from backend.sharing.report import build_report
+from backend.reports.report import build_report
 from backend.web.routes import CONTENT_SECURITY_POLICY
-from tests.sharing.conftest import NOW, access_log
+from tests.reports.conftest import NOW, access_log
 
 UTC = dt.timezone.utc
 NOTE = "Walked the dog to the lighthouse twice"  # text that appears nowhere else
