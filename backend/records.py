@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from backend.api import Cursor
+from backend.database import insert_once, owned
 from backend.errors import Conflict, NotFound
 from backend.extensions import db
 from backend.sqltypes import UTCDateTime, utcnow
@@ -36,37 +37,25 @@ class ClientRecord:
     scrub_on_delete: tuple = ()
 
 
-def get_owned(model, user, record_id):
-    """The user's live record, or 404 for anything else (another user's id reveals nothing)."""
-    record = db.session.get(model, record_id)
-    if record is None or record.user_id != user.id or record.deleted_at is not None:
-        raise NotFound(f"No {model.noun} with this id.")
-    return record
-
-
 def create_once(model, user, data, on_create=None):
     """Insert a record under its client id; a retry of the same create returns the stored record.
 
     `on_create(record)` runs only when this call inserted it (a retry records no second event).
 
-    The insert comes first and the stored record is read only when it fails: retries are rare,
-    and a look-up before the insert would cost every create a query.
+    One INSERT … ON CONFLICT DO NOTHING RETURNING: the stored record is read only when the id
+    exists already (retries are rare, and a look-up first would cost every create a query).
     """
     existing = db.session.identity_map.get(db.session.identity_key(model, data["id"]))
     if existing is None:
-        record = model(user_id=user.id, **data)
-        try:
-            with db.session.begin_nested():
-                db.session.add(record)
-        except sa.exc.IntegrityError:
-            # Stored before, by an earlier try or a concurrent retry: answer with that one.
-            existing = db.session.get(model, data["id"], populate_existing=True)
-            if existing is None:
-                raise
-        else:
+        record = insert_once(model, {**data, "user_id": user.id})
+        if record is not None:
             if on_create is not None:
                 on_create(record)
             return record
+        # Stored before, by an earlier try or a concurrent retry: answer with that one.
+        existing = db.session.get(model, data["id"], populate_existing=True)
+        if existing is None:  # deleted for good in between (the account went): nothing to answer with
+            raise Conflict("A record with this id was just removed.")
     if existing.user_id != user.id:
         raise Conflict("A record with this id already exists.")
     if existing.deleted_at is not None:
@@ -76,7 +65,7 @@ def create_once(model, user, data, on_create=None):
 
 def update_owned(model, user, record_id, changes, on_change=None):
     """Apply a partial update to the user's live record; `on_change(record)` runs if it changed."""
-    record = get_owned(model, user, record_id)
+    record = owned(model, user, record_id)
     changed = {name: value for name, value in changes.items() if getattr(record, name) != value}
     for name, value in changed.items():
         setattr(record, name, value)
@@ -90,7 +79,7 @@ def update_owned(model, user, record_id, changes, on_change=None):
 def delete_owned(model, user, record_id):
     """Turn the user's record into a tombstone; deleting a tombstone again is a no-op."""
     record = db.session.get(model, record_id)
-    if record is None or record.user_id != user.id:
+    if record is None or record.user_id != user.id:  # a tombstone may be deleted again: no owned()
         raise NotFound(f"No {model.noun} with this id.")
     if record.deleted_at is None:
         now = utcnow()

@@ -252,7 +252,7 @@ class ReportBench:
         from flask import render_template
 
         from backend.extensions import db
-        from backend.sharing.report import view_report
+        from backend.reports import view_report
 
         with self.app.test_request_context(f"/r/{self.token}"):
             began = time.perf_counter()

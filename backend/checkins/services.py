@@ -1,6 +1,7 @@
 """Check-in use cases."""
 
 from backend import events, records
+from backend.database import owned
 from backend.checkins.models import CheckIn
 
 
@@ -12,7 +13,7 @@ def record_checkin(user, data):
 
 
 def get_checkin(user, checkin_id):
-    return records.get_owned(CheckIn, user, checkin_id)
+    return owned(CheckIn, user, checkin_id)
 
 
 def list_checkins(user, args):

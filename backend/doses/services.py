@@ -5,6 +5,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from backend import events, records
+from backend.database import owned
 from backend.domain import day_bounds, zone
 from backend.doses.models import Dose
 from backend.extensions import db
@@ -17,7 +18,7 @@ def log_dose(user, data):
 
 
 def get_dose(user, dose_id):
-    return records.get_owned(Dose, user, dose_id)
+    return owned(Dose, user, dose_id)
 
 
 def list_doses(user, args):

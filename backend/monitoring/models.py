@@ -50,3 +50,5 @@ class Prompt(db.Model):
     push_status: Mapped[str] = mapped_column(sa.String(8), default="pending")
     push_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     alert_caregivers: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+    noun = "prompt"

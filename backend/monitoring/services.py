@@ -1,11 +1,12 @@
 """Prompts: raised once per situation (and again only after a cooldown), listed and acknowledged."""
 
 import datetime as dt
+import uuid
 
 import sqlalchemy as sa
 
 from backend import records
-from backend.errors import NotFound
+from backend.database import insert_once, owned
 from backend.extensions import db
 from backend.monitoring.models import Prompt
 from backend.sqltypes import utcnow
@@ -25,16 +26,12 @@ def raise_prompt(user, finding, plan, now):
             Prompt.created_at > now - cooldown).limit(1))
         if recent is not None:
             return None
-    prompt = Prompt(user_id=user.id, rule=finding.rule, subject=finding.subject, severity=finding.severity,
-                    dedupe_key=finding.dedupe_key, message=finding.message, evidence=finding.evidence,
-                    created_at=now, push_status="pending", push_after=now,
-                    alert_caregivers=finding.alert_caregivers)
-    try:
-        with db.session.begin_nested():
-            db.session.add(prompt)
-    except sa.exc.IntegrityError:
-        return None  # another process raised the same situation first
-    return prompt
+    row = {"id": uuid.uuid4(), "user_id": user.id, "rule": finding.rule, "subject": finding.subject,
+           "severity": finding.severity, "dedupe_key": finding.dedupe_key, "message": finding.message,
+           "evidence": finding.evidence, "created_at": now, "push_status": "pending", "push_after": now,
+           "alert_caregivers": finding.alert_caregivers}
+    # Another process may have raised the same situation a moment ago: the unique key decides.
+    return insert_once(Prompt, row)
 
 
 def list_prompts(user, args):
@@ -43,9 +40,7 @@ def list_prompts(user, args):
 
 
 def acknowledge_prompt(user, prompt_id, now=None):
-    prompt = db.session.get(Prompt, prompt_id)
-    if prompt is None or prompt.user_id != user.id:
-        raise NotFound("No prompt with this id.")
+    prompt = owned(Prompt, user, prompt_id)
     if prompt.acknowledged_at is None:
         prompt.acknowledged_at = now or utcnow()
         db.session.flush()

@@ -87,6 +87,8 @@ class ReminderOccurrence(db.Model):
 
     schedule = relationship(ReminderSchedule, lazy="joined", innerjoin=True)
 
+    noun = "reminder occurrence"
+
     @property
     def adherence(self):
         """What became of it, as the person (and later their caregivers) see it."""

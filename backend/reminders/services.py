@@ -5,8 +5,9 @@ import datetime as dt
 import sqlalchemy as sa
 
 from backend import records
+from backend.database import owned
 from backend.domain import answered_window
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import Conflict, InvalidInput
 from backend.extensions import db
 from backend.reminders import recurrence
 from backend.reminders.models import ANSWERED, MISSED, PENDING, SENT, ReminderOccurrence, ReminderSchedule
@@ -41,7 +42,7 @@ def create_reminder(user, data):
 
 
 def get_reminder(user, reminder_id):
-    return records.get_owned(ReminderSchedule, user, reminder_id)
+    return owned(ReminderSchedule, user, reminder_id)
 
 
 def list_reminders(user, args):
@@ -50,7 +51,7 @@ def list_reminders(user, args):
 
 def update_reminder(user, reminder_id, changes):
     """Change times, days, zone, label, follow-up or active; future occurrences move with it."""
-    schedule = records.get_owned(ReminderSchedule, user, reminder_id)
+    schedule = owned(ReminderSchedule, user, reminder_id)
     if changes.get("follow_up_minutes") and schedule.kind != "checkin":
         raise InvalidInput("follow_up_minutes", "Only check-in reminders have a follow-up.")
     for name in ("confirm_within_minutes", "alert_caregivers"):
@@ -114,10 +115,7 @@ def answer_with_checkin(user, recorded_at, now=None):
 
 
 def get_occurrence(user, occurrence_id):
-    occurrence = db.session.get(ReminderOccurrence, occurrence_id)
-    if occurrence is None or occurrence.user_id != user.id:
-        raise NotFound("No reminder occurrence with this id.")
-    return occurrence
+    return owned(ReminderOccurrence, user, occurrence_id)
 
 
 def list_occurrences(user, args):

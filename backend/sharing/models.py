@@ -30,6 +30,8 @@ class ShareInvite(db.Model):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    noun = "invite"
+
     def state(self, now):
         if self.accepted_at:
             return "accepted"
@@ -55,6 +57,8 @@ class Share(db.Model):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(sa.String(16))  # "patient" | "viewer"
 
+    noun = "share"
+
 
 class ReportLink(db.Model):
     """A read-only web report for a clinician without an account; the token is stored hashed."""
@@ -73,6 +77,8 @@ class ReportLink(db.Model):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_viewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    noun = "report link"
 
     def usable(self, now):
         return self.revoked_at is None and now < self.expires_at

@@ -15,6 +15,7 @@ from flask import current_app, request
 
 from backend import records
 from backend.accounts.models import User
+from backend.database import owned
 from backend.errors import Conflict, NotFound, Problem
 from backend.extensions import db
 from backend.sharing.models import AccessLogEntry, ReportLink, Share, ShareInvite
@@ -70,9 +71,7 @@ def list_invites(patient):
 
 
 def revoke_invite(patient, invite_id, now=None):
-    invite = db.session.get(ShareInvite, invite_id)
-    if invite is None or invite.patient_id != patient.id:
-        raise NotFound("No invite with this id.")
+    invite = owned(ShareInvite, patient, invite_id, owner="patient_id")
     if invite.accepted_at is None and invite.revoked_at is None:
         invite.revoked_at = now or utcnow()
         db.session.flush()
@@ -121,8 +120,8 @@ def _share_of(user, share_id):
 
 def update_share(patient, share_id, changes, now=None):
     """The patient changes scopes or alerts; it applies from the very next request."""
-    share = _share_of(patient, share_id)
-    if share.patient_id != patient.id or share.revoked_at is not None:
+    share = owned(Share, patient, share_id, owner="patient_id")
+    if share.revoked_at is not None:
         raise NotFound("No share with this id.")
     for name, value in changes.items():
         setattr(share, name, value)
@@ -196,9 +195,7 @@ def list_report_links(patient):
 
 
 def revoke_report_link(patient, link_id, now=None):
-    link = db.session.get(ReportLink, link_id)
-    if link is None or link.patient_id != patient.id:
-        raise NotFound("No report link with this id.")
+    link = owned(ReportLink, patient, link_id, owner="patient_id")
     if link.revoked_at is None:
         link.revoked_at = now or utcnow()
         db.session.flush()

@@ -10,14 +10,9 @@ import jobs
 from backend.extensions import db
 from backend.push.base import INVALID_TOKEN, REJECTED, THROTTLED, UNAVAILABLE, UNREGISTERED, PushResult
 from backend.push.models import Device, LocalPush, PushDelivery, Status
-from tests.fakes.transports import ScriptedTransport
 from backend.reminders.models import ReminderOccurrence
-
-UTC = dt.timezone.utc
-
-
-def utc(*args):
-    return dt.datetime(*args, tzinfo=UTC)
+from tests.fakes.transports import ScriptedTransport
+from tests.support import utc
 
 
 @pytest.fixture

@@ -35,10 +35,10 @@ from backend.reminders.models import PENDING, SENT, ReminderOccurrence, Reminder
 from backend.sqltypes import utcnow
 from tests.fakes.fcm_server import FakeFCMServer
 from tests.fakes.tcp_proxy import TCPProxy
+from tests.support import utc
 
 ROOT = Path(__file__).resolve().parents[2]
 CARELOOP = Path(sys.executable).with_name("careloop")
-UTC = dt.timezone.utc
 WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -335,10 +335,6 @@ def test_jobs_back_off_while_the_database_is_away_and_carry_on_when_it_returns(p
 
 
 # -- through the API, in-process, with the real SDK and frozen time ------------------------------
-
-def utc(*args):
-    return dt.datetime(*args, tzinfo=UTC)
-
 
 @pytest.fixture
 def fcm():
