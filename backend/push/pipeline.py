@@ -59,35 +59,35 @@ class Push:
     round: int = 0
 
 
-@dataclasses.dataclass
-class Outgoing:
-    delivery: PushDelivery
-    device: Device
-    message: PushMessage
-
-
 def builders():
     """The message builders registered for this app, by purpose."""
     return registry().push_builders
 
 
 def deliver(pushes, now):
-    """Write a delivery row per push, build each message, send them as one batch, record outcomes."""
-    outgoing = []
+    """Send a batch of pushes and record each on a delivery row of its own.
+
+    The rows are inserted before the batch is sent (in the caller's transaction, so a unique key
+    is the last guard against pushing one thing twice) and their outcomes written after, both as
+    single executemany statements of plain rows: at a few hundred pushes a batch, ORM objects for
+    rows that are written twice and never read would cost more than the sending.
+    """
+    if not pushes:
+        return
     registered = builders()
-    for push in pushes:
-        # The id up front: with every primary key known, the flush sends the batch's INSERTs as one
-        # executemany; with ids left to the column default, it builds one statement with a
-        # placeholder per value (some 2,800 for 200 deliveries), which psycopg parses anew each time.
-        delivery = PushDelivery(
-            id=uuid.uuid4(), purpose=push.purpose, subject_id=push.subject_id, round=push.round,
-            about_user_id=push.about_user_id, device_id=push.device.id, status=Status.SENDING, attempts=1,
-            expires_at=now + push.lifetime, created_at=now, updated_at=now)
-        db.session.add(delivery)
-        message = registered[push.purpose].message(push.subject, delivery, push.device)
-        outgoing.append(Outgoing(delivery, push.device, message))
-    db.session.flush()
-    send(outgoing, now)
+    rows = [{"id": uuid.uuid4(), "purpose": push.purpose, "subject_id": push.subject_id, "round": push.round,
+             "about_user_id": push.about_user_id, "device_id": push.device.id, "status": Status.SENDING,
+             "attempts": 1, "expires_at": now + push.lifetime, "created_at": now, "updated_at": now}
+            for push in pushes]
+    db.session.execute(sa.insert(PushDelivery), rows)
+    messages = [registered[push.purpose].message(push.subject, push, push.device) for push in pushes]
+    results = _send(messages, [row["expires_at"] for row in rows], now)
+    outcomes = []
+    for push, row, result in zip(pushes, rows, results, strict=True):
+        outcomes.append({"id": row["id"], **outcome(row["attempts"], row["expires_at"], result, now)})
+        if result.token_is_dead:
+            deactivate(push.device, result)
+    db.session.execute(sa.update(PushDelivery), outcomes)
     db.session.flush()
 
 
@@ -116,8 +116,13 @@ def retry_due(now, batch_size=500):
             delivery.status = Status.EXPIRED
             continue
         delivery.attempts += 1
-        outgoing.append(Outgoing(delivery, device, registered[delivery.purpose].message(subject, delivery, device)))
-    send(outgoing, now)
+        outgoing.append((delivery, device, registered[delivery.purpose].message(subject, delivery, device)))
+    results = _send([message for _, _, message in outgoing], [d.expires_at for d, _, _ in outgoing], now)
+    for (delivery, device, _), result in zip(outgoing, results, strict=True):
+        for name, value in outcome(delivery.attempts, delivery.expires_at, result, now).items():
+            setattr(delivery, name, value)
+        if result.token_is_dead:
+            deactivate(device, result)
     db.session.flush()
     return len(deliveries)
 
@@ -131,38 +136,36 @@ def backoff_delay(attempts, retry_after=None):
     return delay
 
 
-def send(outgoing, now=None):
-    """Send a batch through the transport and record each outcome on its delivery row."""
-    if not outgoing:
-        return
-    now = now or utcnow()
-    for item in outgoing:
-        remaining = int((item.delivery.expires_at - now).total_seconds())
-        item.message = dataclasses.replace(item.message, ttl_seconds=max(remaining, 1))
-    results = transport().send([item.message for item in outgoing])
-    for item, result in zip(outgoing, results, strict=True):
-        record_outcome(item.delivery, item.device, result, now)
+def _send(messages, expiries, now):
+    """Send a batch through the transport, each message living only as long as its push is useful."""
+    if not messages:
+        return []
+    messages = [dataclasses.replace(message, ttl_seconds=max(int((expires_at - now).total_seconds()), 1))
+                for message, expires_at in zip(messages, expiries, strict=True)]
+    results = transport().send(messages)
+    for result in results:
         PUSH_RESULTS.labels("sent" if result.ok else result.error or "rejected").inc()
+    return results
 
 
-def record_outcome(delivery, device, result, now):
-    delivery.updated_at = now
+def outcome(attempts, expires_at, result, now):
+    """What a delivery row records of a send's result: sent, retried later with backoff, or over."""
     if result.ok:
-        delivery.status, delivery.message_id = Status.SENT, result.message_id
-        delivery.error = delivery.error_detail = delivery.next_attempt_at = None
-        return
-    delivery.error, delivery.error_detail = result.error, (result.detail or "")[:255] or None
+        return {"status": Status.SENT, "message_id": result.message_id, "error": None, "error_detail": None,
+                "next_attempt_at": None, "updated_at": now}
+    recorded = {"message_id": None, "error": result.error, "error_detail": (result.detail or "")[:255] or None,
+                "next_attempt_at": None, "updated_at": now}
     if result.token_is_dead:
-        # FCM says this token will never work again: stop using it at once.
-        device.active, device.deactivated_reason = False, result.error
-        delivery.status = Status.FAILED
-    elif result.retryable:
-        next_attempt = now + backoff_delay(delivery.attempts, result.retry_after)
-        if delivery.attempts >= MAX_ATTEMPTS or next_attempt >= delivery.expires_at:
-            delivery.status = Status.EXPIRED
-            delivery.next_attempt_at = None
-        else:
-            delivery.status, delivery.next_attempt_at = Status.RETRY, next_attempt
-    else:
-        log.warning("push rejected (%s): %s", result.error, result.detail)
-        delivery.status = Status.FAILED
+        return {**recorded, "status": Status.FAILED}
+    if result.retryable:
+        next_attempt = now + backoff_delay(attempts, result.retry_after)
+        if attempts >= MAX_ATTEMPTS or next_attempt >= expires_at:
+            return {**recorded, "status": Status.EXPIRED}
+        return {**recorded, "status": Status.RETRY, "next_attempt_at": next_attempt}
+    log.warning("push rejected (%s): %s", result.error, result.detail)
+    return {**recorded, "status": Status.FAILED}
+
+
+def deactivate(device, result):
+    """FCM says this token will never work again: stop using it at once."""
+    device.active, device.deactivated_reason = False, result.error
