@@ -28,6 +28,7 @@ import collections
 import contextlib
 import datetime as dt
 import logging
+import os
 import re
 import signal
 import statistics
@@ -36,6 +37,7 @@ import sys
 import time
 import types
 import uuid
+from pathlib import Path
 
 import psycopg
 
@@ -63,12 +65,14 @@ def main(messages=MESSAGES, dispatch_batch=None):
     started, load_before = time.perf_counter(), machine_load()
     flat = bench_flat_pass()
     push = bench_push(messages, dispatch_batch)
+    processes = {str(n): bench_jobs_processes(messages, n) for n in (1, 2)}
     results = {
         "benchmark": "reminders",
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine_load_per_core": {"start": load_before, "end": machine_load()},
         "dispatch_pass": flat,
         "push": push,
+        "jobs_processes": processes,
         "duration_s": round(time.perf_counter() - started, 1),
     }
     path = write_results("reminders", results)
@@ -91,8 +95,14 @@ def main(messages=MESSAGES, dispatch_batch=None):
     print_table([[name, f"{lag[name]['p50']:.1f}", f"{lag[name]['p95']:.1f}", f"{lag[name]['max']:.1f}"]
                  for name in ("delivery_row", "fcm_answered")],
                 [f"lag after due, s ({push['messages']:,} due at once)", "p50", "p95", "max"])
-    print("  delivery_row: push_deliveries.created_at (= updated_at) − due_at, stamped when its batch began;")
+    print("  delivery_row: push_deliveries.created_at − due_at, stamped when its batch began;")
     print("  fcm_answered: when send_each returned that message's batch − due_at.")
+    print()
+    print_table([[f"{n} × careloop jobs", f"{r['messages_per_s']:.0f}", f"{r['sent_lag_s']['p50']:.1f}",
+                  f"{r['sent_lag_s']['p95']:.1f}", f"{r['sent_lag_s']['max']:.1f}"] for n, r in processes.items()],
+                [f"{messages:,} due at once, real processes at the scheduler's cadence", "msg/s", "lag p50 s",
+                 "p95 s", "max s"])
+    print("  lag: push_deliveries.updated_at (FCM answered, outcome recorded) − due_at.")
     print(f"  claim queries use partial indexes: {flat['uses_partial_indexes']}; "
           f"machine load per core {load_before} → {results['machine_load_per_core']['end']}")
     print(f"  {path.relative_to(ROOT)}, {results['duration_s']:.0f} s")
@@ -450,6 +460,52 @@ def bench_push(messages, dispatch_batch=None):
     return result
 
 
+# -- 4. lag with one and with two real `careloop jobs` processes ------------------------------------
+
+def bench_jobs_processes(messages, processes):
+    """`messages` occurrences due at one instant, pushed by `processes` real `careloop jobs` processes
+    (their BlockingScheduler at its own cadence) through firebase-admin to the fake FCM; the lag of
+    each push is when its outcome was recorded minus when it was due."""
+    with fresh_database(f"reminders_jobs{processes}") as url, fake_fcm() as fcm:
+        with psycopg.connect(url, autocommit=True) as connection:
+            load_people(connection, messages)
+            connection.execute(
+                "INSERT INTO reminder_schedules (id, user_id, kind, times, days, active, next_fire_at, created_at, "
+                "                                updated_at) "
+                "SELECT md5('schedule-' || n)::uuid, md5('user-' || n)::uuid, 'dose', '[\"09:00\"]', %(days)s::json, "
+                "       true, now() + interval '1 day', now(), now() "
+                "FROM generate_series(0, %(count)s - 1) AS n", {"count": messages, "days": WEEKDAYS})
+        due_at = load_due_occurrences(url, messages)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CARELOOP_", "FIREBASE_", "GOOGLE_"))}
+        env.update(DEV_ENV, DATABASE_URL=url, CARELOOP_PUSH="firebase", CARELOOP_FCM_ENDPOINT=fcm.url)
+        careloop = Path(sys.executable).with_name("careloop")
+        time.sleep(max(0.0, (due_at - dt.datetime.now(dt.timezone.utc)).total_seconds() - 5))
+        workers = [subprocess.Popen([str(careloop), "jobs"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for _ in range(processes)]
+        try:
+            with psycopg.connect(url, autocommit=True) as connection:
+                deadline = time.monotonic() + 3600
+                while connection.execute("SELECT count(*) FROM reminder_occurrences WHERE status = 'pending'"
+                                         ).fetchone()[0]:
+                    if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+                        raise RuntimeError("the jobs processes did not push every occurrence")
+                    time.sleep(1)
+                lags = [row[0] for row in connection.execute(
+                    "SELECT extract(epoch FROM d.updated_at - o.due_at)::float8 FROM push_deliveries AS d "
+                    "JOIN reminder_occurrences AS o ON o.id = d.subject_id "
+                    "WHERE o.due_at = %s AND d.status = 'sent'", [due_at])]
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(timeout=60)
+    if len(lags) != messages:
+        raise RuntimeError(f"{len(lags)} pushes recorded as sent, expected {messages}")
+    last = max(lags)
+    return {"processes": processes, "messages": messages, "messages_per_s": round(messages / last, 1),
+            "sent_lag_s": percentiles(lags)}
+
+
 class FakeFCM:
     url = None
     pid = None
@@ -527,6 +583,28 @@ class Bare:
                 "fake_cpu_ms_per_message": round(self.fake_cpu * 1000 / self.messages, 3)}
 
 
+def load_due_occurrences(url, count):
+    """One pending occurrence per schedule, all due at the same instant a few seconds ahead."""
+    due_at = (dt.datetime.now(dt.timezone.utc) + DUE_DELAY).replace(microsecond=0)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO reminder_occurrences (id, schedule_id, user_id, kind, local_date, local_time, "
+            "                                  due_at, send_after, status, follow_up_at, snooze_count, "
+            "                                  created_at) "
+            "SELECT gen_random_uuid(), s.id, s.user_id, s.kind, "
+            "       (%(due)s AT TIME ZONE 'UTC')::date, to_char(%(due)s AT TIME ZONE 'UTC', 'HH24:MI'), "
+            "       %(due)s, %(due)s, 'pending', %(due)s + s.follow_up_minutes * interval '1 minute', 0, now() "
+            "FROM reminder_schedules AS s", {"due": due_at})
+        connection.execute("VACUUM (ANALYZE) reminder_occurrences")
+        pending = connection.execute(
+            "SELECT count(*) FROM reminder_occurrences WHERE status = 'pending'").fetchone()[0]
+    if pending != count:
+        raise RuntimeError(f"{pending} pending occurrences, expected {count}")
+    if dt.datetime.now(dt.timezone.utc) >= due_at:
+        raise RuntimeError(f"loading took longer than DUE_DELAY ({DUE_DELAY}); raise it")
+    return due_at
+
+
 class Ours:
     """The send-reminders job, run back to back as the scheduler does when it has work, until
     nothing is pending."""
@@ -539,25 +617,7 @@ class Ours:
         self.max_batches = jobs.MAX_BATCHES_PER_RUN
 
     def load_due_occurrences(self, url, count):
-        """One pending occurrence per schedule, all due at the same instant a few seconds ahead."""
-        due_at = (dt.datetime.now(dt.timezone.utc) + DUE_DELAY).replace(microsecond=0)
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(
-                "INSERT INTO reminder_occurrences (id, schedule_id, user_id, kind, local_date, local_time, "
-                "                                  due_at, send_after, status, follow_up_at, snooze_count, "
-                "                                  created_at) "
-                "SELECT gen_random_uuid(), s.id, s.user_id, s.kind, "
-                "       (%(due)s AT TIME ZONE 'UTC')::date, to_char(%(due)s AT TIME ZONE 'UTC', 'HH24:MI'), "
-                "       %(due)s, %(due)s, 'pending', %(due)s + s.follow_up_minutes * interval '1 minute', 0, now() "
-                "FROM reminder_schedules AS s", {"due": due_at})
-            connection.execute("VACUUM (ANALYZE) reminder_occurrences")
-            pending = connection.execute(
-                "SELECT count(*) FROM reminder_occurrences WHERE status = 'pending'").fetchone()[0]
-        if pending != count:
-            raise RuntimeError(f"{pending} pending occurrences, expected {count}")
-        if dt.datetime.now(dt.timezone.utc) >= due_at:
-            raise RuntimeError(f"loading took longer than DUE_DELAY ({DUE_DELAY}); raise it")
-        return due_at
+        return load_due_occurrences(url, count)
 
     def run(self, due_at):
         time.sleep((due_at - dt.datetime.now(dt.timezone.utc)).total_seconds())
