@@ -1,19 +1,12 @@
-"""The `careloop` command: a Flask CLI group (run, jobs, db, openapi, demo, pushes)."""
+"""The commands of `careloop` (jobs, pushes; run and demo come from backend.demo), added to the
+app's CLI by create_app; backend.main is the console entry point."""
 
 import json
 
 import click
 import sqlalchemy as sa
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
-
-from backend import create_app
-
-
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False,
-             add_version_option=False)
-def main():
-    """Careloop backend commands."""
+from flask.cli import with_appcontext
 
 
 @click.command("jobs")

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from backend.accounts.models import User
 from backend.extensions import db
-from backend.monitoring.models import Prompt
+from backend.monitoring.models import Prompt, PushState
 from backend.push import pipeline
 from backend.push.base import PushMessage
 from backend.push.models import Purpose
@@ -85,7 +85,7 @@ class PromptPushes:
 def send_prompt_pushes(now, batch_size=200):
     """Push pending prompts; returns how many prompts it handled."""
     prompts = db.session.scalars(
-        sa.select(Prompt).where(Prompt.push_status == "pending", Prompt.push_after <= now)
+        sa.select(Prompt).where(Prompt.push_status == PushState.PENDING, Prompt.push_after <= now)
         .order_by(Prompt.push_after).limit(batch_size).with_for_update(skip_locked=True)).all()
     if not prompts:
         return 0
@@ -111,7 +111,7 @@ def send_prompt_pushes(now, batch_size=200):
                         for device in devices.get(viewer, ())]
         pushes += [pipeline.Push(purpose, prompt.id, subject, patient.id, device, PUSH_LIFETIME)
                    for device, purpose in targets]
-        prompt.push_status = "sent"
+        prompt.push_status = PushState.SENT
     db.session.flush()
     pipeline.deliver(pushes, now)
     return len(prompts)

@@ -1,6 +1,7 @@
 """The personal plan the rules read, and the prompts they raise."""
 
 import datetime as dt
+import enum
 import uuid
 
 import sqlalchemy as sa
@@ -10,6 +11,14 @@ from backend.extensions import db
 from backend.sqltypes import UTCDateTime, utcnow
 
 SEVERITIES = ("info", "warning", "high")
+
+
+class PushState(enum.StrEnum):
+    """pending: waiting to be pushed (high severity at once, others after quiet hours) · sent: handed
+    to the push pipeline."""
+
+    PENDING = "pending"
+    SENT = "sent"
 
 
 class Plan(db.Model):
@@ -47,7 +56,7 @@ class Prompt(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # pending → sent; high severity is due at once, others wait for the end of quiet hours.
-    push_status: Mapped[str] = mapped_column(sa.String(8), default="pending")
+    push_status: Mapped[PushState] = mapped_column(sa.String(8), default=PushState.PENDING)
     push_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     alert_caregivers: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 

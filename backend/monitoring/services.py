@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from backend import records
 from backend.database import insert_once, owned
 from backend.extensions import db
-from backend.monitoring.models import Prompt
+from backend.monitoring.models import Prompt, PushState
 from backend.sqltypes import utcnow
 
 
@@ -28,7 +28,7 @@ def raise_prompt(user, finding, plan, now):
             return None
     row = {"id": uuid.uuid4(), "user_id": user.id, "rule": finding.rule, "subject": finding.subject,
            "severity": finding.severity, "dedupe_key": finding.dedupe_key, "message": finding.message,
-           "evidence": finding.evidence, "created_at": now, "push_status": "pending", "push_after": now,
+           "evidence": finding.evidence, "created_at": now, "push_status": PushState.PENDING, "push_after": now,
            "alert_caregivers": finding.alert_caregivers}
     # Another process may have raised the same situation a moment ago: the unique key decides.
     return insert_once(Prompt, row)

@@ -1,6 +1,7 @@
 """Reminder schedules and their occurrences: one row per schedule per local due time."""
 
 import datetime as dt
+import enum
 import uuid
 
 import sqlalchemy as sa
@@ -13,10 +14,20 @@ from backend.sqltypes import UTCDateTime, utcnow
 KINDS = ("checkin", "dose", "custom")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-# Occurrence life: pending → sent → answered | missed; a snooze puts a sent occurrence back to
-# pending; an occurrence nobody could receive (no active device) is still `sent` with no
-# deliveries; one that could not be pushed in time (the service was down) is `expired`.
-PENDING, SENT, ANSWERED, MISSED, EXPIRED = "pending", "sent", "answered", "missed", "expired"
+
+class OccurrenceStatus(enum.StrEnum):
+    """pending → sent → answered | missed; a snooze puts a sent occurrence back to pending; one nobody
+    could receive (no active device) is still `sent` with no deliveries; one that could not be
+    pushed in time (the service was down) is `expired`."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    ANSWERED = "answered"
+    MISSED = "missed"
+    EXPIRED = "expired"
+
+
+PENDING, SENT, ANSWERED, MISSED, EXPIRED = OccurrenceStatus
 # A sent occurrence that got no answer for this long counts as ignored.
 IGNORED_AFTER = dt.timedelta(hours=12)
 
