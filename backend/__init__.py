@@ -55,6 +55,20 @@ def create_app(config=None):
     return app
 
 
+def close_app(app):
+    """Release what an app made for itself: its database connections, its push transport and its
+    firebase-admin apps (tests and benchmarks that build many apps in one process)."""
+    from backend.accounts import auth
+    from backend.extensions import db
+    from backend.push import transports
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    transports.close(app)
+    auth.close(app)
+
+
 def register_blueprints(api):
     from backend.accounts.routes import blp as accounts
     from backend.checkins.routes import blp as checkins

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import functools
 import http
@@ -11,7 +12,7 @@ import uuid
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import abort, current_app
+from flask import abort, current_app, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.spec import prepare_response
@@ -106,6 +107,19 @@ class Parser(FlaskParser):
                 abort(415, "Send the body as JSON (Content-Type: application/json).")
             abort(400, "This request needs a JSON body.")
         return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Client:
+    """Where a request came from, as the access log keeps it: the edge reads it, services are given it."""
+
+    address: str | None = None
+    user_agent: str | None = None
+
+
+def request_client():
+    """The client of the current request (its address as ProxyFix sets it, and its User-Agent)."""
+    return Client((request.remote_addr or "")[:64] or None, (request.user_agent.string or "")[:200] or None)
 
 
 def _note_flush(session, flush_context):

@@ -87,7 +87,7 @@ def main(messages=MESSAGES, dispatch_batch=None):
          f"{flat['sql_ratio_large_over_small']:.2f}", ""],
         [f"push {push['messages']:,} through firebase-admin, msg/s (ours/bare)",
          f"bare {push['bare']['messages_per_s']:.0f}", f"ours {push['ours']['messages_per_s']:.0f}",
-         f"{push['ratio_ours_over_bare']:.2f}", "≥ 0.70"],
+         f"{push['ratio_ours_over_bare']:.2f}", "≥ 0.80"],
         ["  our process CPU, ms/msg (bare/ours)", f"bare {push['bare']['cpu_ms_per_message']:.2f}",
          f"ours {push['ours']['cpu_ms_per_message']:.2f}", f"{push['cpu_ratio_bare_over_ours']:.2f}", ""],
     ], ["benchmark", "baseline", "measured", "ratio", "aim"])

@@ -47,6 +47,13 @@ def init_app(app):
         name=f"careloop-auth-{uuid.uuid4().hex}")
 
 
+def close(app):
+    """Release the firebase-admin app this Flask app verifies tokens with."""
+    sdk_app = app.extensions.pop("firebase_app", None)
+    if sdk_app is not None:
+        firebase_admin.delete_app(sdk_app)
+
+
 def firebase_app():
     return current_app.extensions["firebase_app"]
 

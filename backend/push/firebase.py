@@ -64,6 +64,11 @@ class FirebaseTransport:
         self._adapter = _FcmHttpAdapter(timeout=timeout, pool_size=batch_size)
         self.fcm_url = _configure_sdk(app, endpoint, self._adapter)
 
+    @property
+    def sdk_app(self):
+        """The firebase_admin App this transport sends as."""
+        return self._app
+
     def send(self, messages: Sequence[PushMessage]) -> list[PushResult]:
         """Send every message; per-message failures come back as results, in input order."""
         results = []

@@ -19,6 +19,7 @@ import uuid
 from typing import Protocol
 
 import sqlalchemy as sa
+
 from backend.database import claim
 from backend.extensions import db
 from backend.metrics import PUSH_RESULTS
@@ -39,7 +40,8 @@ class MessageBuilder(Protocol):
     """What a feature registers for a purpose: the text of its pushes, now and on a retry."""
 
     def message(self, subject, delivery, device) -> PushMessage:
-        """The message of one delivery to one device."""
+        """The message to one device; `delivery` is the Push or, on a retry, its delivery row (both
+        carry `purpose` and `round`)."""
 
     def reload(self, deliveries, devices) -> dict:
         """Before a retry: {delivery id: subject} for the deliveries still wanted (a batch's worth of

@@ -23,6 +23,16 @@ def transport():
     return existing
 
 
+def close(app):
+    """Release the transport this app created: its pooled connections to FCM and its SDK app."""
+    created = app.extensions.pop("careloop.push_transport", None)
+    if hasattr(created, "close"):
+        import firebase_admin
+
+        created.close()
+        firebase_admin.delete_app(created.sdk_app)
+
+
 def firebase_transport(app):
     """FCM through firebase-admin, with its own SDK app so push credentials stay separate from auth.
 

@@ -4,7 +4,7 @@ reads it (the patient may read their own here too). Each read goes through `serv
 from flask.views import MethodView
 
 from backend.accounts.auth import authenticate, current_user
-from backend.api import Blueprint, RangeQuerySchema
+from backend.api import Blueprint, RangeQuerySchema, request_client
 from backend.monitoring.schemas import PromptPageSchema
 from backend.reports import services
 from backend.reports.schemas import SharedCheckInPageSchema, SharedDosePageSchema, SummaryQuerySchema, SummarySchema
@@ -19,7 +19,7 @@ class PatientSummary(MethodView):
     @blp.response(200, SummarySchema)
     def get(self, args, patient_id):
         """A linked patient's summary over a time range (within my scopes)."""
-        return services.patient_summary(current_user(), patient_id, args)
+        return services.patient_summary(current_user(), patient_id, args, request_client())
 
 
 @blp.route("/patients/<uuid:patient_id>/checkins")
@@ -28,7 +28,7 @@ class PatientCheckIns(MethodView):
     @blp.response(200, SharedCheckInPageSchema)
     def get(self, args, patient_id):
         """A linked patient's check-ins, newest first (notes only if shared)."""
-        return services.patient_checkins(current_user(), patient_id, args)
+        return services.patient_checkins(current_user(), patient_id, args, request_client())
 
 
 @blp.route("/patients/<uuid:patient_id>/doses")
@@ -37,7 +37,7 @@ class PatientDoses(MethodView):
     @blp.response(200, SharedDosePageSchema)
     def get(self, args, patient_id):
         """A linked patient's doses, newest first (notes only if shared)."""
-        return services.patient_doses(current_user(), patient_id, args)
+        return services.patient_doses(current_user(), patient_id, args, request_client())
 
 
 @blp.route("/patients/<uuid:patient_id>/prompts")
@@ -46,4 +46,4 @@ class PatientPrompts(MethodView):
     @blp.response(200, PromptPageSchema)
     def get(self, args, patient_id):
         """A linked patient's monitoring prompts (with the prompts scope)."""
-        return services.patient_prompts(current_user(), patient_id, args)
+        return services.patient_prompts(current_user(), patient_id, args, request_client())

@@ -30,7 +30,7 @@ class Reading:
     notes_visible: bool
 
 
-def scoped_read(viewer, patient_id, scope) -> Reading:
+def scoped_read(viewer, patient_id, scope, client) -> Reading:
     """Let `viewer` read `scope` (summary, checkins, doses or prompts) of the patient's data, and log it.
 
     No live share: 404, the same as for a patient who does not exist; outside the share's scopes:
@@ -38,41 +38,41 @@ def scoped_read(viewer, patient_id, scope) -> Reading:
     """
     share = sharing.viewer_share(viewer, patient_id, scope)
     scopes = tuple(share.scopes) if share is not None else SCOPES
-    sharing.log_access(patient_id, scope, viewer=viewer)
+    sharing.log_access(patient_id, scope, client, viewer=viewer)
     return Reading(patient=sharing.patient_of(patient_id), share=share, scopes=scopes,
                    notes_visible="notes" in scopes)
 
 
-def patient_summary(viewer, patient_id, args, now=None):
+def patient_summary(viewer, patient_id, args, client, now=None):
     """The patient's summary over `since`..`until` (the last 30 days by default), within the scopes."""
-    reading = scoped_read(viewer, patient_id, "summary")
+    reading = scoped_read(viewer, patient_id, "summary", client)
     until = args.get("until") or now or utcnow()
     since = args.get("since") or until - DEFAULT_SPAN
     return summarize(reading.patient, since, until, reading.scopes)
 
 
-def patient_checkins(viewer, patient_id, args):
+def patient_checkins(viewer, patient_id, args, client):
     """A page of the patient's check-ins, newest first, and whether their notes may be shown."""
-    reading = scoped_read(viewer, patient_id, "checkins")
+    reading = scoped_read(viewer, patient_id, "checkins", client)
     items, next_cursor = list_checkins(reading.patient, args)
     return {"items": items, "next_cursor": next_cursor, "notes_visible": reading.notes_visible}
 
 
-def patient_doses(viewer, patient_id, args):
+def patient_doses(viewer, patient_id, args, client):
     """A page of the patient's doses, newest first, and whether their notes may be shown."""
-    reading = scoped_read(viewer, patient_id, "doses")
+    reading = scoped_read(viewer, patient_id, "doses", client)
     items, next_cursor = list_doses(reading.patient, args)
     return {"items": items, "next_cursor": next_cursor, "notes_visible": reading.notes_visible}
 
 
-def patient_prompts(viewer, patient_id, args):
+def patient_prompts(viewer, patient_id, args, client):
     """A page of the patient's monitoring prompts, newest first."""
-    reading = scoped_read(viewer, patient_id, "prompts")
+    reading = scoped_read(viewer, patient_id, "prompts", client)
     items, next_cursor = list_prompts(reading.patient, args)
     return {"items": items, "next_cursor": next_cursor}
 
 
-def view_report(token, now=None):
+def view_report(token, client, now=None):
     """The report behind a report-link token, with the viewing written to the patient's access log;
     None for an unknown, revoked or expired token alike."""
     now = now or utcnow()
@@ -81,7 +81,7 @@ def view_report(token, now=None):
         return None
     patient = sharing.patient_of(link.patient_id)
     report = build_report(patient, link, now)
-    sharing.log_access(patient.id, "report", link=link, now=now)
+    sharing.log_access(patient.id, "report", client, link=link, now=now)
     link.last_viewed_at = now
     db.session.flush()
     return report

@@ -11,7 +11,7 @@ import hmac
 import secrets
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import current_app
 
 from backend import records
 from backend.accounts.models import User
@@ -156,8 +156,9 @@ def viewer_share(viewer, patient_id, scope):
     return share
 
 
-def log_access(patient_id, data_kind, *, viewer=None, link=None, now=None):
-    """Append who read what kind of data, when and from where (never the data itself)."""
+def log_access(patient_id, data_kind, client, *, viewer=None, link=None, now=None):
+    """Append who read what kind of data, when and from where (`client`, an api.Client), never the
+    data itself."""
     if viewer is not None and viewer.id == patient_id:
         return
     if viewer is not None:
@@ -167,8 +168,7 @@ def log_access(patient_id, data_kind, *, viewer=None, link=None, now=None):
     db.session.add(AccessLogEntry(
         patient_id=patient_id, viewer_id=viewer.id if viewer else None, report_link_id=link.id if link else None,
         viewer_label=label[:120], data_kind=data_kind, at=now or utcnow(),
-        ip_address=(request.remote_addr or "")[:64] or None,
-        user_agent=(request.user_agent.string or "")[:200] or None))
+        ip_address=client.address, user_agent=client.user_agent))
     db.session.flush()
 
 

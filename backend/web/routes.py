@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, render_template, request, url_for
 
-from backend.api import unit_of_work
+from backend.api import request_client, unit_of_work
 from backend.extensions import limiter
 from backend.reports import view_report
 
@@ -44,7 +44,7 @@ def _not_found(response):
 @unit_of_work
 def clinician_report(token):
     """A clinician's read-only report; the same plain 404 for unknown, revoked and expired links."""
-    report = view_report(token)
+    report = view_report(token, request_client())
     if report is None:
         return render_template("web/unavailable.html"), 404
     return render_template("web/report.html", report=report)

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import jobs
+from backend import close_app  # noqa: F401  (used by this folder's tests)
 from backend.config import normalise_database_url
 from backend.extensions import db
 from backend.push.models import LocalPush
@@ -153,17 +154,3 @@ def own_postgres_database(prefix):
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.dispose()
 
-
-def close_app(app):
-    """Release what an app made for itself: its connections and its firebase-admin apps."""
-    import firebase_admin
-
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    transport = app.extensions.pop("careloop.push_transport", None)
-    if hasattr(transport, "close"):
-        transport.close()
-        firebase_admin.delete_app(transport._app)
-    if "firebase_app" in app.extensions:
-        firebase_admin.delete_app(app.extensions.pop("firebase_app"))

@@ -20,12 +20,11 @@ import time
 import uuid
 from pathlib import Path
 
-import firebase_admin
 import pytest
 import sqlalchemy as sa
 
 import jobs
-from backend import create_app
+from backend import close_app, create_app
 from backend.accounts.models import User
 from backend.config import DEV_AUTH_EMULATOR_HOST, DEV_PROJECT_ID, normalise_database_url
 from backend.devtokens import emulator_id_token
@@ -79,14 +78,7 @@ class Database:
 
     def close(self):
         for app in self.apps:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-            transport = app.extensions.pop("careloop.push_transport", None)
-            if hasattr(transport, "close"):
-                transport.close()
-                firebase_admin.delete_app(transport._app)
-            firebase_admin.delete_app(app.extensions["firebase_app"])
+            close_app(app)
 
 
 @pytest.fixture

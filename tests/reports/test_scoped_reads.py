@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from backend.api import Client
 from backend.extensions import db
 from backend.monitoring.models import Prompt
 from backend.reports.schemas import SharedCheckInPageSchema, SharedDosePageSchema
@@ -126,12 +127,12 @@ def test_scoped_read_says_who_through_which_share_and_what_may_be_seen(app, alic
     with app.test_request_context():
         viewer, patient_id = patient_of(uuid.UUID(bob.id)), uuid.UUID(alice.id)
 
-        reading = scoped_read(viewer, patient_id, "doses")
+        reading = scoped_read(viewer, patient_id, "doses", Client())
         assert (str(reading.patient.id), str(reading.share.id)) == (alice.id, share["id"])
         assert (reading.scopes, reading.notes_visible) == (("doses",), False)
         with pytest.raises(OutOfScope):
-            scoped_read(viewer, patient_id, "checkins")
+            scoped_read(viewer, patient_id, "checkins", Client())
 
-        own = scoped_read(patient_of(patient_id), patient_id, "checkins")
+        own = scoped_read(patient_of(patient_id), patient_id, "checkins", Client())
         assert (own.share, own.scopes, own.notes_visible) == (None, SCOPES, True)
         db.session.rollback()
