@@ -80,8 +80,9 @@ def register_blueprints(api):
     from backend.mydata.routes import blp as mydata
     from backend.reports.routes import blp as reports
     from backend.sharing.routes import blp as sharing
+    from backend.sync.routes import blp as sync
 
-    for blueprint in (ops, accounts, devices, checkins, doses, reminders, sharing, monitoring, reports, mydata):
+    for blueprint in (ops, accounts, devices, checkins, doses, reminders, sharing, monitoring, reports, mydata, sync):
         api.register_blueprint(blueprint)
 
 
