@@ -23,6 +23,9 @@ def upgrade():
         batch_op.add_column(sa.Column('subject_id', sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column('round', sa.SmallInteger(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('about_user_id', sa.Uuid(), nullable=True))
+        # Before "snooze-<n>" becomes "reminder": under the old key, those rows would collide.
+        batch_op.drop_constraint('uq_push_deliveries_target', type_='unique')
+        batch_op.drop_constraint('uq_push_deliveries_prompt_target', type_='unique')
 
     deliveries = sa.table('push_deliveries', sa.column('occurrence_id', sa.Uuid()), sa.column('prompt_id', sa.Uuid()),
                           sa.column('subject_id', sa.Uuid()), sa.column('about_user_id', sa.Uuid()),
@@ -39,8 +42,6 @@ def upgrade():
         round=sa.cast(sa.func.substr(deliveries.c.purpose, 8), sa.SmallInteger), purpose='reminder'))
 
     with op.batch_alter_table('push_deliveries', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_push_deliveries_target', type_='unique')
-        batch_op.drop_constraint('uq_push_deliveries_prompt_target', type_='unique')
         batch_op.drop_constraint(batch_op.f('fk_push_deliveries_occurrence_id_reminder_occurrences'),
                                  type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_push_deliveries_prompt_id_prompts'), type_='foreignkey')
