@@ -1,7 +1,6 @@
 """Statements every feature writes the same way: inserts that let a unique key decide, and claims
 of work rows that any number of processes can take side by side."""
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.errors import NotFound

@@ -24,7 +24,6 @@
 """
 
 import argparse
-import collections
 import contextlib
 import datetime as dt
 import logging

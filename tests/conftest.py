@@ -160,31 +160,28 @@ def bob(make_person):
     return make_person("bob", name="Bob")
 
 
-@pytest.fixture
-def create_checkin(client):
-    """Factory: POST a check-in for a person and return the response JSON."""
+def _creator(client, path, body):
+    """Factory: POST `body(**fields)` to `path` for a person and return the 201 response's JSON."""
     def create(person, **fields):
-        response = client.post("/v1/checkins", json=checkin_body(**fields), headers=person.headers)
+        response = client.post(path, json=body(**fields), headers=person.headers)
         assert response.status_code == 201, response.json
         return response.json
     return create
+
+
+@pytest.fixture
+def create_checkin(client):
+    """Factory: POST a check-in for a person and return the response JSON."""
+    return _creator(client, "/v1/checkins", checkin_body)
 
 
 @pytest.fixture
 def create_dose(client):
     """Factory: POST a dose for a person and return the response JSON."""
-    def create(person, **fields):
-        response = client.post("/v1/doses", json=dose_body(**fields), headers=person.headers)
-        assert response.status_code == 201, response.json
-        return response.json
-    return create
+    return _creator(client, "/v1/doses", dose_body)
 
 
 @pytest.fixture
 def create_reminder(client):
     """Factory: POST a reminder schedule for a person and return the response JSON."""
-    def create(person, **fields):
-        response = client.post("/v1/reminders", json=reminder_body(**fields), headers=person.headers)
-        assert response.status_code == 201, response.json
-        return response.json
-    return create
+    return _creator(client, "/v1/reminders", reminder_body)

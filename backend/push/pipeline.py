@@ -27,7 +27,6 @@ from backend.push.base import PushMessage
 from backend.push.models import Device, Purpose, PushDelivery, Status
 from backend.push.transports import transport
 from backend.registry import registry
-from backend.sqltypes import utcnow
 
 log = logging.getLogger(__name__)
 
