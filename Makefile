@@ -22,8 +22,10 @@ run: install
 browser:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 
-## The whole test suite (SQLite; set TEST_DATABASE_URL=postgresql://… for PostgreSQL).
+## The whole test suite (SQLite; set TEST_DATABASE_URL=postgresql://… for PostgreSQL). npm ci installs
+## the WatermelonDB of package-lock.json that the sync tests' phones run.
 test: install browser
+	npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	$(BIN)/pytest
 
 ## Regenerate the committed openapi.yaml from the code.
