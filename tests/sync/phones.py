@@ -100,8 +100,10 @@ class Phone:
 
     # Records, in the phone's own representation (instants in epoch ms, lists as JSON text).
 
-    def create(self, table, **fields):
-        return self.do("create", table=table, fields=fields)["id"]
+    def create(self, table, record_id=None, **fields):
+        """A new record (under `record_id` if given, else a fresh UUID); returns its id."""
+        args = {} if record_id is None else {"id": record_id}
+        return self.do("create", table=table, fields=fields, **args)["id"]
 
     def create_many(self, table, records):
         return self.do("create_many", table=table, records=records)["ids"]
@@ -111,6 +113,10 @@ class Phone:
 
     def delete(self, table, record_id):
         self.do("delete", table=table, id=record_id)
+
+    def adopt(self, table, raw):
+        """Hold `raw` as if the server had sent it (what a tampered phone could do)."""
+        self.do("adopt", table=table, raw=raw)
 
     def records(self, table):
         """Every live record of `table` on the phone, by id."""
@@ -139,6 +145,17 @@ class Phone:
         if reply["logged"]:
             self._fail("synced, but WatermelonDB logged warnings or errors", reply)
         return reply
+
+    def pull_and_hold_push(self):
+        """Start a sync that pulls, then waits before pushing until `release_push()`: another
+        phone can change the server in between."""
+        reply = self.do("sync", hold_push=True)
+        if not reply.get("paused"):
+            self._fail("had nothing to push", reply)
+
+    def release_push(self):
+        """Let the held sync push; its outcome, as `try_sync` gives it."""
+        return self.call("release")
 
     def sync_as_app(self):
         """Sync as the app does: when the push finds the server changed since the pull (409), sync

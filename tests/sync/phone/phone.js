@@ -7,11 +7,16 @@
 // line on stdin and writes one JSON reply per line on stdout: {"ok": true, ...} or
 // {"ok": false, "error": {...}}. Everything else (logs, LokiJS chatter) goes to stderr.
 //
-//   {"cmd": "create", "table": t, "fields": {...}}          → {"id"}
+//   {"cmd": "create", "table": t, "fields": {...}, "id": optional} → {"id"}
 //   {"cmd": "create_many", "table": t, "records": [{...}]}   → {"ids"}   (one write, for bulk data)
-//   {"cmd": "update", "table": t, "id": id, "fields": {...}}
+//   {"cmd": "update", "table": t, "id": id, "fields": {...}} → {"record"}
 //   {"cmd": "delete", "table": t, "id": id}                  (markAsDeleted: synced as a deletion)
-//   {"cmd": "sync", "drop_push_response": false}             → {"pulled", "pushed", "conflicts", "logged", "requests"}
+//   {"cmd": "adopt", "table": t, "raw": {...}}               (a record as if pulled: a tampered phone)
+//   {"cmd": "sync", "drop_push_response": false, "hold_push": false}
+//        → {"pulled", "pushed", "conflicts", "last_pulled_at", "logged", "requests"}
+//        drop_push_response: the push reaches the server, then the phone fails as if the
+//        connection dropped before the answer; hold_push: pull, then answer {"paused": true} and
+//        wait before pushing until {"cmd": "release"}, which answers with the sync's outcome.
 //   {"cmd": "all", "table": t}                               → {"records": [raw, ...]} (live records)
 //   {"cmd": "requests"}                                      → {"requests": [...]} (every request so far)
 //   {"cmd": "unsynced"}                                      → {"unsynced": bool}
@@ -64,9 +69,17 @@ class Phone {
     return collection
   }
 
-  async create({ table, fields }) {
-    const [id] = (await this.createMany({ table, records: [fields] })).ids
-    return { id }
+  async create({ table, fields, id }) {
+    const collection = this.collection(table)
+    const record = await this.database.write(() =>
+      collection.create((r) => {
+        if (id !== undefined) {
+          r._raw.id = id
+        }
+        assign(r, fields)
+      }),
+    )
+    return { id: record.id }
   }
 
   async createMany({ table, records }) {
@@ -91,13 +104,57 @@ class Phone {
     return {}
   }
 
+  async adopt({ table, raw }) {
+    const collection = this.collection(table)
+    await this.database.write(() =>
+      this.database.batch(collection.prepareCreateFromDirtyRaw({ ...raw, _status: 'synced', _changed: '' })),
+    )
+    return {}
+  }
+
   async all({ table }) {
     const records = await this.collection(table).query().fetch()
     return { records: records.map((record) => ({ ...record._raw })) }
   }
 
   // One synchronize(), as the app runs it; a failure is a reply too, with what was logged and sent.
-  async sync({ drop_push_response: dropPushResponse = false }) {
+  async sync({ drop_push_response: dropPushResponse = false, hold_push: holdPush = false }) {
+    if (!holdPush) {
+      return this.synchronize({ dropPushResponse })
+    }
+    let paused
+    const pausing = new Promise((resolve) => {
+      paused = resolve
+    })
+    const releasing = new Promise((resolve) => {
+      this.releasePush = resolve
+    })
+    const running = this.synchronize({
+      dropPushResponse,
+      beforePush: () => {
+        paused({ paused: true })
+        return releasing
+      },
+    })
+    // Nothing to push: synchronize() finishes without pausing.
+    const first = await Promise.race([pausing, running])
+    if (first.paused) {
+      this.heldSync = running
+    }
+    return first
+  }
+
+  async release() {
+    const running = this.heldSync
+    if (!running) {
+      throw new Error('no sync is waiting to push')
+    }
+    this.heldSync = null
+    this.releasePush()
+    return running
+  }
+
+  async synchronize({ dropPushResponse, beforePush = async () => {} }) {
     const loggedBefore = logged.length
     const requestsBefore = this.server.requests.length
     const log = {}
@@ -109,7 +166,10 @@ class Phone {
       await synchronize({
         database: this.database,
         pullChanges: (args) => this.server.pull(args),
-        pushChanges: (args) => this.server.push(args, { dropResponse: dropPushResponse }),
+        pushChanges: async (args) => {
+          await beforePush()
+          return this.server.push(args, { dropResponse: dropPushResponse })
+        },
         sendCreatedAsUpdated: true,
         log,
       })
@@ -160,8 +220,10 @@ const COMMANDS = {
   create_many: 'createMany',
   update: 'update',
   delete: 'delete',
+  adopt: 'adopt',
   all: 'all',
   sync: 'sync',
+  release: 'release',
   requests: 'requests',
   unsynced: 'unsynced',
 }
