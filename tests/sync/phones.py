@@ -60,6 +60,7 @@ class Phone:
         ready = self._reply("start")
         if not ready["ok"]:
             self._fail("did not start", ready)
+        self.tables = ready["tables"]
 
     @staticmethod
     def _read(stream, sink):
@@ -121,6 +122,10 @@ class Phone:
     def records(self, table):
         """Every live record of `table` on the phone, by id."""
         return {raw["id"]: raw for raw in self.do("all", table=table)["records"]}
+
+    def everything(self):
+        """Every live record the phone holds, by table and id (to compare two phones)."""
+        return {table: self.records(table) for table in self.tables}
 
     def record(self, table, record_id):
         return self.records(table)[record_id]

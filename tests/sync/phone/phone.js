@@ -266,7 +266,7 @@ async function main() {
   try {
     const serverSchema = await server.schema()
     phone = new Phone(server, buildDatabase(serverSchema))
-    reply({ ok: true, ready: true, schema_version: serverSchema.version })
+    reply({ ok: true, ready: true, schema_version: serverSchema.version, tables: serverSchema.tables.map((t) => t.name) })
   } catch (error) {
     reply({ ok: false, error: errorReply(error) })
     process.exit(1)
