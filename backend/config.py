@@ -50,6 +50,8 @@ def load_config(instance_path, overrides=None):
         "CARELOOP_PUBLIC_URL": env.get("CARELOOP_PUBLIC_URL", "http://127.0.0.1:5000"),
         # Bodies are small JSON documents; anything bigger is a mistake or an attack.
         "MAX_CONTENT_LENGTH": int(env.get("CARELOOP_MAX_BODY_BYTES", 64 * 1024)),
+        # Except a sync push: a phone back from weeks offline sends everything it holds at once.
+        "CARELOOP_SYNC_MAX_BODY_BYTES": int(env.get("CARELOOP_SYNC_MAX_BODY_BYTES", 8 * 1024 * 1024)),
         "API_TITLE": "Careloop API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.1.0",

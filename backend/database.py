@@ -21,6 +21,23 @@ def insert_once(model, row):
     return db.session.scalar(_insert(model).values(**row).on_conflict_do_nothing().returning(model))
 
 
+def insert_returning_ids(model, rows):
+    """INSERT … ON CONFLICT DO NOTHING for many rows, sent in batches; returns the ids it inserted."""
+    statement = _insert(model).on_conflict_do_nothing().returning(model.id).execution_options(render_nulls=True)
+    return set(db.session.scalars(statement, rows))
+
+
+def upsert_adding(model, row, *, key, column):
+    """Insert `row`, or add one to `column` of the row with the same `key`; returns the new value.
+
+    The row stays locked until the transaction ends, so concurrent callers take turns."""
+    table = model.__table__
+    statement = (_insert(model).values(**row)
+                 .on_conflict_do_update(index_elements=[key], set_={column: table.c[column] + 1})
+                 .returning(table.c[column]))
+    return db.session.scalar(statement)
+
+
 def _insert(model):
     dialect = db.session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)

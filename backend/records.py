@@ -1,23 +1,96 @@
-"""What check-ins and doses share: client ids, ownership, keyset pages, idempotent create, tombstones.
+"""What the records a phone holds share: client ids, ownership, keyset pages, idempotent create,
+tombstones, and the change numbers sync pulls by.
 
 The phone app creates records offline under its own UUIDs and retries until it hears back, so a
 create must be safe to repeat; sync needs deletions to leave a tombstone.
+
+Change numbers: each person has one counter (`sync_counters`). A transaction that changes any of
+their synced rows first takes the next number, an UPDATE that holds the counter's row lock until
+it commits, and stamps every row it changes with it (`sync_seq`). Numbers are therefore given out
+in commit order, and a pull that reads the committed counter `n` and then every row stamped
+`<= n` can never skip a change committed concurrently: a later commit carries a higher number.
 """
 
 import datetime as dt
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from backend.api import Cursor
-from backend.database import insert_once, owned
+from backend.database import insert_once, insert_returning_ids, owned, upsert_adding
 from backend.errors import Conflict, NotFound
 from backend.extensions import db
 from backend.sqltypes import UTCDateTime, utcnow
 
 
-class ClientRecord:
+class ChangeCounter(db.Model):
+    """A person's last change number: what a pull's `timestamp` says the phone has seen."""
+
+    __tablename__ = "sync_counters"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # Starts at 1: WatermelonDB refuses a sync timestamp of 0.
+    seq: Mapped[int] = mapped_column(sa.BigInteger, default=1)
+
+
+FIRST_CHANGE = 1
+
+
+def next_change(user_id):
+    """The change number of this transaction's writes to the person's synced rows.
+
+    Taken once per transaction (an upsert that bumps the counter and keeps its row locked until the
+    commit), then reused: everything one transaction writes becomes visible at once, under one number.
+    """
+    taken = db.session.info.setdefault("change_numbers", {})
+    if user_id not in taken:
+        taken[user_id] = upsert_adding(ChangeCounter, {"user_id": user_id, "seq": FIRST_CHANGE + 1},
+                                       key="user_id", column="seq")
+    return taken[user_id]
+
+
+def last_change(user_id):
+    """The person's committed change number: the cursor a pull hands out."""
+    seq = db.session.scalar(sa.select(ChangeCounter.seq).where(ChangeCounter.user_id == user_id))
+    return seq or FIRST_CHANGE
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_change_numbers(session, *args):
+    session.info.pop("change_numbers", None)
+
+
+class Synced:
+    """Mixin for rows a phone holds: every change stamps them with the person's next change number."""
+
+    sync_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    # Columns the server moves on its own and a phone does not hold (a reminder's next fire):
+    # changing only these does not make the row part of the next pull.
+    quiet_columns: tuple = ()
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_changes(session, flush_context, instances):
+    """Stamp every synced row this flush inserts or changes: no write path can forget the counter."""
+    for row in session.new:
+        if isinstance(row, Synced):
+            row.sync_seq = next_change(row.user_id)
+    for row in session.dirty:
+        if isinstance(row, Synced) and _changed(row):
+            row.sync_seq = next_change(row.user_id)
+
+
+def _changed(row):
+    state = sa.inspect(row)
+    quiet = set(row.quiet_columns) | {"sync_seq"}
+    return any(attr.history.has_changes() for attr in state.attrs if attr.key not in quiet)
+
+
+class ClientRecord(Synced):
     """Mixin for rows the phone creates under a client-generated UUID and syncs later."""
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
@@ -47,7 +120,7 @@ def create_once(model, user, data, on_create=None):
     """
     existing = db.session.identity_map.get(db.session.identity_key(model, data["id"]))
     if existing is None:
-        record = insert_once(model, {**data, "user_id": user.id})
+        record = insert_once(model, {**data, "user_id": user.id, "sync_seq": next_change(user.id)})
         if record is not None:
             if on_create is not None:
                 on_create(record)
@@ -63,15 +136,35 @@ def create_once(model, user, data, on_create=None):
     return existing
 
 
+def create_many(model, user, rows, on_create=None):
+    """Insert many records under their client ids in one statement; ids that exist are left alone.
+
+    Returns the ids it inserted, in order; `on_create(ids)` runs for them (a retry inserts and
+    announces none).
+    """
+    if not rows:
+        return []
+    seq = next_change(user.id)
+    now = utcnow()
+    values = [{"created_at": now, "updated_at": now, **row, "user_id": user.id, "sync_seq": seq} for row in rows]
+    stored = insert_returning_ids(model, values)
+    inserted = [row["id"] for row in rows if row["id"] in stored]  # in the order given
+    if inserted and on_create is not None:
+        on_create(inserted)
+    return inserted
+
+
 def update_owned(model, user, record_id, changes, on_change=None):
     """Apply a partial update to the user's live record; `on_change(record)` runs if it changed."""
     record = owned(model, user, record_id)
     changed = {name: value for name, value in changes.items() if getattr(record, name) != value}
+    if not changed:  # the same values again (a retried sync push): nothing to stamp or announce
+        return record
     for name, value in changed.items():
         setattr(record, name, value)
     record.updated_at = utcnow()
     db.session.flush()
-    if changed and on_change is not None:
+    if on_change is not None:
         on_change(record)
     return record
 

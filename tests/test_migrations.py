@@ -46,7 +46,7 @@ def test_readyz_reports_a_database_behind_the_migrations(tmp_path):
 def _database_for_migrations(tmp_path):
     """A new, empty database of the kind this run uses: a SQLite file, or one on the PostgreSQL server."""
     from tests.conftest import database_kind
-    from tests.monitoring.conftest import postgres_server_url
+    from tests.postgres import postgres_server_url
 
     if database_kind() == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrating.sqlite3'}"

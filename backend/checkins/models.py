@@ -17,7 +17,10 @@ SCORE_ITEMS = PEG_ITEMS + ADHD_ITEMS + (
 
 class CheckIn(ClientRecord, db.Model):
     __tablename__ = "checkins"
-    __table_args__ = (sa.Index("ix_checkins_user_recorded", "user_id", "recorded_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_checkins_user_recorded", "user_id", "recorded_at", "id"),
+        sa.Index("ix_checkins_user_sync", "user_id", "sync_seq"),
+    )
     noun = "check-in"
     sort_column_name = "recorded_at"
     scrub_on_delete = SCORE_ITEMS + ("sleep_hours", "side_effects", "withdrawal_symptoms", "note")

@@ -12,6 +12,13 @@ def record_checkin(user, data):
                                on_create=lambda c: events.record(events.CheckInRecorded(user.id, c.id)))
 
 
+def record_checkins(user, rows):
+    """Store many check-ins at once (a phone's offline week, by sync); ids stored before are left
+    alone. One CheckInRecorded event per check-in inserted. Returns the ids inserted."""
+    return records.create_many(CheckIn, user, rows, on_create=lambda ids: events.record_all(
+        events.CheckInRecorded(user.id, checkin_id) for checkin_id in ids))
+
+
 def get_checkin(user, checkin_id):
     return owned(CheckIn, user, checkin_id)
 

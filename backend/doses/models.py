@@ -13,7 +13,10 @@ from backend.sqltypes import UTCDateTime
 
 class Dose(ClientRecord, db.Model):
     __tablename__ = "doses"
-    __table_args__ = (sa.Index("ix_doses_user_taken", "user_id", "taken_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_doses_user_taken", "user_id", "taken_at", "id"),
+        sa.Index("ix_doses_user_sync", "user_id", "sync_seq"),
+    )
     noun = "dose"
     sort_column_name = "taken_at"
     scrub_on_delete = ("product", "note")

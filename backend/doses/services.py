@@ -17,6 +17,13 @@ def log_dose(user, data):
                                on_create=lambda d: events.record(events.DoseLogged(user.id, d.id)))
 
 
+def log_doses(user, rows):
+    """Store many doses at once (by sync); ids stored before are left alone. One DoseLogged event
+    per dose inserted. Returns the ids inserted."""
+    return records.create_many(Dose, user, rows, on_create=lambda ids: events.record_all(
+        events.DoseLogged(user.id, dose_id) for dose_id in ids))
+
+
 def get_dose(user, dose_id):
     return owned(Dose, user, dose_id)
 

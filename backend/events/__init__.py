@@ -7,6 +7,8 @@ that caused it was committed. The jobs drain the outbox and run the handlers in 
 import dataclasses
 import uuid
 
+import sqlalchemy as sa
+
 
 @dataclasses.dataclass(frozen=True)
 class CheckInRecorded:
@@ -47,8 +49,12 @@ def record(event):
     from backend.events.models import Event
     from backend.extensions import db
 
+    db.session.add(Event(**_row(event)))
+
+
+def _row(event):
     payload = {k: str(v) for k, v in dataclasses.asdict(event).items() if k != "user_id"}
-    db.session.add(Event(user_id=event.user_id, name=type(event).__name__, payload=payload))
+    return {"user_id": event.user_id, "name": type(event).__name__, "payload": payload}
 
 
 def load(row):
@@ -56,3 +62,13 @@ def load(row):
     cls = EVENT_TYPES[row.name]
     fields = {f.name: uuid.UUID(row.payload[f.name]) for f in dataclasses.fields(cls) if f.name != "user_id"}
     return cls(user_id=row.user_id, **fields)
+
+
+def record_all(events_):
+    """Append many events to the outbox in one statement (a sync push of a thousand check-ins)."""
+    from backend.events.models import Event
+    from backend.extensions import db
+
+    rows = [_row(event) for event in events_]
+    if rows:
+        db.session.execute(sa.insert(Event), rows)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
+from backend.records import Synced
 from backend.sqltypes import UTCDateTime, utcnow
 
 SEVERITIES = ("info", "warning", "high")
@@ -31,7 +32,7 @@ class Plan(db.Model):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Prompt(db.Model):
+class Prompt(Synced, db.Model):
     """A rule saw something in the person's own data: a factual message, never advice on dosing."""
 
     __tablename__ = "prompts"
@@ -39,6 +40,7 @@ class Prompt(db.Model):
         # One prompt per situation, however often its events are replayed.
         sa.UniqueConstraint("user_id", "dedupe_key", name="uq_prompts_user_dedupe"),
         sa.Index("ix_prompts_user_created", "user_id", "created_at"),
+        sa.Index("ix_prompts_user_sync", "user_id", "sync_seq"),
         sa.Index("ix_prompts_rule_subject", "user_id", "rule", "subject", "created_at"),
         sa.Index("ix_prompts_push_pending", "push_after", postgresql_where=sa.text("push_status = 'pending'"),
                  sqlite_where=sa.text("push_status = 'pending'")),
@@ -61,3 +63,5 @@ class Prompt(db.Model):
     alert_caregivers: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 
     noun = "prompt"
+    # Push bookkeeping: the phone holds what the prompt says and whether it was read.
+    quiet_columns = ("push_status", "push_after")

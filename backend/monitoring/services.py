@@ -6,6 +6,7 @@ import uuid
 import sqlalchemy as sa
 
 from backend import records
+from backend.records import next_change
 from backend.database import insert_once, owned
 from backend.extensions import db
 from backend.monitoring.models import Prompt, PushState
@@ -29,7 +30,8 @@ def raise_prompt(user, finding, plan, now):
     row = {"id": uuid.uuid4(), "user_id": user.id, "rule": finding.rule, "subject": finding.subject,
            "severity": finding.severity, "dedupe_key": finding.dedupe_key, "message": finding.message,
            "evidence": finding.evidence, "created_at": now, "push_status": PushState.PENDING, "push_after": now,
-           "alert_caregivers": finding.alert_caregivers}
+           "alert_caregivers": finding.alert_caregivers,
+           "sync_seq": next_change(user.id)}
     # Another process may have raised the same situation a moment ago: the unique key decides.
     return insert_once(Prompt, row)
 

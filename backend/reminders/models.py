@@ -36,6 +36,7 @@ class ReminderSchedule(ClientRecord, db.Model):
     __tablename__ = "reminder_schedules"
     __table_args__ = (
         sa.Index("ix_reminder_schedules_user", "user_id"),
+        sa.Index("ix_reminder_schedules_user_sync", "user_id", "sync_seq"),
         # The dispatcher only ever looks at live, active schedules that are due.
         sa.Index("ix_reminder_schedules_due", "next_fire_at",
                  postgresql_where=sa.text("active AND deleted_at IS NULL"),
@@ -44,6 +45,8 @@ class ReminderSchedule(ClientRecord, db.Model):
     noun = "reminder"
     sort_column_name = "created_at"
     scrub_on_delete = ("label",)
+    # Moved by the jobs at every fire; a phone reads it from GET /v1/reminders, not from sync.
+    quiet_columns = ("next_fire_at",)
 
     kind: Mapped[str] = mapped_column(sa.String(16))
     times: Mapped[list] = mapped_column(sa.JSON)        # ["08:00", "21:30"], local wall-clock

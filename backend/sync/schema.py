@@ -1,32 +1,92 @@
-"""The app-side database schema, generated from the server's own definitions.
+"""The tables a phone holds, and how their records travel: generated from the server's own definitions.
 
 WatermelonDB keeps each synced table on the phone; its `appSchema` names the columns and their
 types (string, number or boolean) and says which may be null. Building it from the same
 marshmallow schemas the REST API reads and writes with means the app and the server cannot drift:
 the columns are the REST field names, instants travel as epoch milliseconds (numbers), and lists
 and objects as JSON text (WatermelonDB's `@json`). Fields the phone may not write are listed as
-read-only beside the schema.
+read-only beside the schema. A column the server moves on its own (a model's `quiet_columns`,
+such as a reminder's next fire) is not synced at all.
 """
+
+import dataclasses
+import datetime as dt
+import json
 
 import marshmallow as ma
 
-from backend.checkins.schemas import CheckInSchema
+from backend.checkins.models import CheckIn
+from backend.checkins.schemas import CheckInCreateSchema, CheckInSchema
+from backend.doses.models import Dose
 from backend.doses.schemas import DoseSchema
+from backend.monitoring.models import Prompt
 from backend.monitoring.schemas import PromptSchema
+from backend.reminders.models import ReminderSchedule
 from backend.reminders.schemas import ReminderSchema
 
 # Bumped whenever a table or column is added; the phone's migrations follow it.
 SCHEMA_VERSION = 1
 
-# The tables a phone holds, by their sync name, with the schema of their REST representation.
-TABLES = {
-    "checkins": CheckInSchema,
-    "doses": DoseSchema,
-    "reminders": ReminderSchema,
-    "prompts": PromptSchema,
-}
-# Prompts are the server's: a phone may only mark one as read.
-PHONE_WRITABLE = {"prompts": ("acknowledged_at",)}
+
+def to_millis(instant):
+    return round(instant.timestamp() * 1000)
+
+
+def from_millis(millis):
+    """An instant from epoch milliseconds, as the RFC 3339 text the REST fields load."""
+    return dt.datetime.fromtimestamp(millis / 1000, dt.timezone.utc).isoformat()
+
+
+def to_json_text(value):
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One synced column: its wire type, and how a value goes out to the phone."""
+
+    name: str
+    attribute: str
+    type: str            # WatermelonDB's: "string", "number" or "boolean"
+    optional: bool
+    read_only: bool
+    kind: str            # "instant", "json" or "plain"
+
+    def encode(self, value):
+        if value is None:
+            return None
+        if self.kind == "instant":
+            return to_millis(value)
+        if self.kind == "json":
+            return to_json_text(value)
+        return str(value) if self.type == "string" and not isinstance(value, str) else value
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncTable:
+    """A table a phone holds: the model, the REST schema it reads as, and the one a pushed record loads with."""
+
+    name: str
+    model: type
+    schema: type
+    load_schema: type | None            # None: the phone cannot create or replace these records
+    phone_writable: tuple | None = None  # None: every field the REST schema loads
+
+    @property
+    def columns(self):
+        return _columns(self)
+
+    @property
+    def deletable(self):
+        return hasattr(self.model, "deleted_at")
+
+
+def _kind(field):
+    if isinstance(field, ma.fields.DateTime):
+        return "instant"
+    if isinstance(field, (ma.fields.List, ma.fields.Dict, ma.fields.Nested)):
+        return "json"
+    return "plain"
 
 
 def column_type(field):
@@ -38,25 +98,40 @@ def column_type(field):
     return "string"  # text, ids, and lists or objects as JSON text
 
 
-def columns(schema_class):
-    """The columns of one table: every field but the id, which WatermelonDB keeps itself."""
-    schema = schema_class()
-    return [{"name": name, "type": column_type(field), "isOptional": bool(field.allow_none)}
-            for name, field in schema.fields.items() if name != "id"]
+_COLUMNS = {}
 
 
-def read_only(table, schema_class):
-    """Columns the server derives or owns: in every pull, refused in a push."""
-    schema = schema_class()
-    writable = PHONE_WRITABLE.get(table)
-    return [name for name, field in schema.fields.items()
-            if name != "id" and (field.dump_only if writable is None else name not in writable)]
+def _columns(table):
+    """The synced columns of a table: every REST field but the id (WatermelonDB keeps it itself)
+    and the columns the server moves on its own."""
+    if table.name not in _COLUMNS:
+        quiet = set(table.model.quiet_columns)
+        columns = []
+        for name, field in table.schema().fields.items():
+            if name == "id" or name in quiet:
+                continue
+            writable = (not field.dump_only) if table.phone_writable is None else name in table.phone_writable
+            columns.append(Column(name, field.attribute or name, column_type(field), bool(field.allow_none),
+                                  not writable, _kind(field)))
+        _COLUMNS[table.name] = tuple(columns)
+    return _COLUMNS[table.name]
+
+
+# The tables a phone holds, by their sync name. Prompts are the server's: a phone may only mark one as read.
+TABLES = {table.name: table for table in (
+    SyncTable("checkins", CheckIn, CheckInSchema, CheckInCreateSchema),
+    SyncTable("doses", Dose, DoseSchema, DoseSchema),
+    SyncTable("reminders", ReminderSchedule, ReminderSchema, ReminderSchema),
+    SyncTable("prompts", Prompt, PromptSchema, None, phone_writable=("acknowledged_at",)),
+)}
 
 
 def app_schema():
     """The WatermelonDB appSchema the phone builds its database from, and the read-only columns."""
     return {
         "version": SCHEMA_VERSION,
-        "tables": [{"name": table, "columns": columns(schema_class)} for table, schema_class in TABLES.items()],
-        "read_only": {table: read_only(table, schema_class) for table, schema_class in TABLES.items()},
+        "tables": [{"name": table.name,
+                    "columns": [{"name": c.name, "type": c.type, "isOptional": c.optional} for c in table.columns]}
+                   for table in TABLES.values()],
+        "read_only": {table.name: [c.name for c in table.columns if c.read_only] for table in TABLES.values()},
     }

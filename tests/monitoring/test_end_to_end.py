@@ -17,7 +17,9 @@ from backend.devtokens import emulator_id_token
 from backend.extensions import db
 from backend.push.models import PushDelivery
 from tests.fakes.fcm_server import FakeFCMServer
-from tests.monitoring.conftest import close_app, local, own_postgres_database
+from backend import close_app
+from tests.support import local
+from tests.postgres import own_postgres_database
 from tests.monitoring.test_prompts_api import assert_discreet
 
 ZONE = "America/New_York"

@@ -20,7 +20,8 @@ from backend.events.drain import MAX_ATTEMPTS, drain_events
 from backend.wiring import EVENT_HANDLERS as HANDLERS
 from backend.events.models import Event
 from backend.extensions import db
-from tests.monitoring.conftest import close_app, own_postgres_database
+from backend import close_app
+from tests.postgres import own_postgres_database
 from tests.support import NOW, assert_problem, dose_body
 
 SECOND = dt.timedelta(seconds=1)

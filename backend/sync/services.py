@@ -1,0 +1,440 @@
+"""Sync use cases: a pull of everything changed after a change number, and a push applied at once.
+
+The protocol is WatermelonDB's (docs "Sync/Backend"; src/sync/index.d.ts of @nozbe/watermelondb
+0.28). A pull's `timestamp` is the person's committed change number (see backend.records), never a
+clock. A push lands whole or not at all: it is checked completely before anything is written, and
+it runs in the request's one transaction, so an error part-way through rolls everything back.
+"""
+
+import dataclasses
+import json
+import uuid
+
+import marshmallow as ma
+import sqlalchemy as sa
+
+from backend.api import Instant
+from backend.checkins import services as checkins
+from backend.doses import services as doses
+from backend.errors import Conflict, InvalidInput, Problem
+from backend.extensions import db
+from backend.monitoring import services as monitoring
+from backend.records import last_change, next_change
+from backend.reminders import services as reminders
+from backend.sync.schema import TABLES, from_millis
+
+MAX_PUSH_RECORDS = 10_000
+PULL_BATCH = 1_000
+MAX_ERRORS = 50
+# A cursor past the account's last change: the account was deleted and made anew, or the phone
+# synced with another server. Only a fresh local database helps.
+AHEAD = "Ahead of every change of this account: reset the phone's database and sync again."
+# Keys WatermelonDB adds to every pushed record for its own bookkeeping.
+BOOKKEEPING = ("_status", "_changed")
+
+
+class PushRefused(Problem):
+    """Records of a push break the rules: nothing of the push was applied."""
+
+    status, title, slug = 422, "Unprocessable Content", "validation-error"
+
+
+class PushTooLarge(Problem):
+    status, title, slug = 413, "Content Too Large", "too-large"
+
+
+# --- pull -----------------------------------------------------------------------------------------
+
+
+def start_pull(user, last_pulled_at, migration=None):
+    """Fix the pull's cursor now and return (timestamp, a generator of the response's JSON text).
+
+    First sync (no `last_pulled_at`): every live record, under `created`, and no deletions. Later:
+    every record stamped after `last_pulled_at` (and at most the cursor), live ones under `updated`
+    (the phone syncs with `sendCreatedAsUpdated`), tombstones under `deleted`. Tables a migrated
+    phone gained (`migration.tables`) come in full under `created`, and tables that gained columns
+    in full under `updated`. The records are read and written out a batch at a time, so a pull of
+    ten years of data never sits in memory at once.
+    """
+    upto = last_change(user.id)
+    since = last_pulled_at or 0
+    if since > upto:
+        raise InvalidInput("last_pulled_at", AHEAD)
+    new_tables = set(migration["tables"]) if migration else set()
+    new_columns = {entry["table"] for entry in migration["columns"]} if migration else set()
+
+    def body():
+        yield '{"changes":{'
+        for position, table in enumerate(TABLES.values()):
+            full = since == 0 or table.name in new_tables or table.name in new_columns
+            live_under = "created" if since == 0 or table.name in new_tables else "updated"
+            yield ("," if position else "") + json.dumps(table.name) + ":{"
+            for list_name in ("created", "updated"):
+                yield f'"{list_name}":['
+                if list_name == live_under:
+                    yield from _records(table, user.id, 0 if full else since, upto)
+                yield "],"
+            yield '"deleted":['
+            if since and table.deletable:
+                yield from _deleted(table, user.id, since, upto)
+            yield "]}"
+        yield '},"timestamp":' + str(upto) + "}"
+
+    return upto, body()
+
+
+def _records(table, user_id, since, upto):
+    model, columns = table.model, table.columns
+    mapped = model.__table__.c
+    getters = [(c, (lambda row, a=c.attribute: getattr(row, a)) if c.attribute in mapped
+                else getattr(model, c.attribute).fget) for c in columns]
+    query = sa.select(*mapped).where(model.user_id == user_id, model.sync_seq > since, model.sync_seq <= upto)
+    if table.deletable:
+        query = query.where(model.deleted_at.is_(None))
+    result = db.session.execute(query.execution_options(yield_per=PULL_BATCH))
+    first = True
+    for rows in result.partitions():
+        batch = []
+        for row in rows:
+            record = {"id": str(row.id)}
+            for column, get in getters:
+                record[column.name] = column.encode(get(row))
+            batch.append(record)
+        text = json.dumps(batch, separators=(",", ":"), ensure_ascii=False)[1:-1]
+        yield text if first else "," + text
+        first = False
+
+
+def _deleted(table, user_id, since, upto):
+    model = table.model
+    query = sa.select(model.id).where(model.user_id == user_id, model.deleted_at.is_not(None),
+                                      model.sync_seq > since, model.sync_seq <= upto)
+    first = True
+    for ids in db.session.scalars(query.execution_options(yield_per=PULL_BATCH)).partitions():
+        text = ",".join(f'"{record_id}"' for record_id in ids)
+        yield text if first else "," + text
+        first = False
+
+
+# --- push -----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Pushed:
+    """One pushed record, read into what its REST schema loads."""
+
+    table: str
+    list_name: str
+    position: int
+    id: uuid.UUID
+    raw: dict
+    data: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Writer:
+    """How a table's records are created, corrected and deleted: the features' own use cases, so a
+    record that arrives by sync raises the same events as one that arrives through REST."""
+
+    create_many: object
+    update: object
+    delete: object
+    fixed: tuple = ()  # fields a record keeps for life
+
+
+def _create_reminders(user, rows):
+    for row in rows:
+        reminders.create_reminder(user, row)
+
+
+WRITERS = {
+    "checkins": Writer(checkins.record_checkins, checkins.correct_checkin, checkins.delete_checkin),
+    "doses": Writer(doses.log_doses, doses.correct_dose, doses.delete_dose),
+    "reminders": Writer(_create_reminders, reminders.update_reminder, reminders.delete_reminder, fixed=("kind",)),
+}
+
+
+class _AckSchema(ma.Schema):
+    """What a phone may write of a prompt."""
+
+    acknowledged_at = Instant(allow_none=True)
+
+
+class Push:
+    """The checks and the writes of one push, in that order."""
+
+    def __init__(self, user, last_pulled_at, changes):
+        self.user, self.last_pulled_at, self.changes = user, last_pulled_at, changes
+        self.errors, self.conflicts = [], []
+        self.applied = {name: {"created": 0, "updated": 0, "deleted": 0} for name in changes}
+
+    def error(self, table, list_name, position, record_id, field, detail):
+        pointer = f"#/{table}/{list_name}/{position}" + (f"/{field}" if field else "")
+        self.errors.append({"pointer": pointer, "table": table, "id": record_id, "field": field, "detail": detail})
+
+    def refuse_if_errors(self):
+        if self.errors:
+            shown = self.errors[:MAX_ERRORS]
+            raise PushRefused(f"{len(self.errors)} problem(s) in the pushed records; nothing was applied.",
+                              errors=shown)
+
+    def run(self):
+        total = sum(len(lists["created"]) + len(lists["updated"]) + len(lists["deleted"])
+                    for lists in self.changes.values())
+        if total > MAX_PUSH_RECORDS:
+            raise PushTooLarge(f"At most {MAX_PUSH_RECORDS} records per push; this one has {total}.")
+        if self.last_pulled_at > last_change(self.user.id):
+            raise InvalidInput("last_pulled_at", AHEAD)
+        pushed, deletes = self.read()
+        self.refuse_if_errors()
+        if not pushed and not deletes:
+            return self.applied
+        # The person's change counter, locked from here to the commit: no other write of theirs
+        # can slip in between the checks below and the writes after them.
+        next_change(self.user.id)
+        stored = self.load_stored(pushed, deletes)
+        self.check(pushed, deletes, stored)
+        self.refuse_if_errors()
+        if self.conflicts:
+            raise Conflict("Changed on the server since your last pull: pull, then push again.",
+                           errors=self.conflicts[:MAX_ERRORS])
+        self.apply(pushed, deletes, stored)
+        return self.applied
+
+    # Reading: every record parsed and validated before anything is looked up or written.
+
+    def read(self):
+        pushed, deletes, seen = [], [], set()
+        for name, lists in self.changes.items():
+            table = TABLES[name]
+            for list_name in ("created", "updated"):
+                for position, raw in enumerate(lists[list_name]):
+                    record_id = self.read_id(name, list_name, position, raw.get("id"), seen)
+                    if record_id is None:
+                        continue
+                    record = Pushed(name, list_name, position, record_id, raw)
+                    if table.load_schema is None:
+                        if list_name == "created":
+                            self.error(name, list_name, position, str(record_id), None,
+                                       f"The server raises {name}; a phone cannot create one.")
+                            continue
+                        record.data = self.decode(table, record, only=table.phone_writable, schema=_ACK)
+                    else:
+                        record.data = self.decode(table, record, schema=_load_schema(table))
+                    if record.data is not None:
+                        pushed.append(record)
+            for position, raw in enumerate(lists["deleted"]):
+                record_id = self.read_id(name, "deleted", position, raw, seen)
+                if record_id is None:
+                    continue
+                if not table.deletable:
+                    self.error(name, "deleted", position, str(record_id), None,
+                               f"The server keeps {name}; a phone cannot delete one.")
+                    continue
+                deletes.append(Pushed(name, "deleted", position, record_id, {}))
+        return pushed, deletes
+
+    def read_id(self, table, list_name, position, value, seen):
+        try:
+            record_id = uuid.UUID(value) if isinstance(value, str) else None
+        except ValueError:
+            record_id = None
+        if record_id is None or str(record_id) != value:
+            self.error(table, list_name, position, value if isinstance(value, str) else None, "id",
+                       "Must be a canonical lowercase UUID (set WatermelonDB's id generator to UUID v4).")
+            return None
+        if (table, record_id) in seen:
+            self.error(table, list_name, position, value, "id", "The same record appears twice in this push.")
+            return None
+        seen.add((table, record_id))
+        return record_id
+
+    def decode(self, table, record, *, schema, only=None):
+        """The pushed record as its REST schema loads it, or None (with the errors noted)."""
+        columns = {c.name: c for c in table.columns}
+        source, failed = {"id": str(record.id)}, False
+        for name, value in record.raw.items():
+            if name == "id" or name in BOOKKEEPING:
+                continue
+            column = columns.get(name)
+            problem = _type_problem(column, value) if column else f"Unknown column of {table.name}."
+            if problem is None and column.kind == "instant" and value is not None:
+                try:
+                    value = from_millis(value)
+                except (OverflowError, ValueError, OSError):
+                    problem = "Out of range (epoch milliseconds)."
+            elif problem is None and column.kind == "json" and value is not None:
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    problem = "Must be JSON text."
+            if problem:
+                self.error(table.name, record.list_name, record.position, str(record.id), name, problem)
+                failed = True
+            elif not column.read_only and (only is None or name in only):
+                source[name] = value
+        if failed:
+            return None
+        if only is not None:
+            source.pop("id")
+        try:
+            return schema.load(source)
+        except ma.ValidationError as invalid:
+            for field, messages in _flat(invalid.messages):
+                self.error(table.name, record.list_name, record.position, str(record.id), field, messages)
+            return None
+
+    # Checking against what is stored.
+
+    def load_stored(self, pushed, deletes):
+        ids = {}
+        for record in pushed + deletes:
+            ids.setdefault(record.table, []).append(record.id)
+        stored = {}
+        for name, table_ids in ids.items():
+            model = TABLES[name].model
+            for start in range(0, len(table_ids), 1000):
+                chunk = table_ids[start:start + 1000]
+                for row in db.session.scalars(sa.select(model).where(model.id.in_(chunk))):
+                    stored[(name, row.id)] = row
+        return stored
+
+    def check(self, pushed, deletes, stored):
+        for record in pushed + deletes:
+            row = stored.get((record.table, record.id))
+            if row is None:
+                if TABLES[record.table].load_schema is None:
+                    self.error(record.table, record.list_name, record.position, str(record.id), None,
+                               f"No such {row_noun(record.table)}: the server raises them.")
+                continue
+            if row.user_id != self.user.id:
+                if record.list_name != "deleted":  # deleting an unknown id is a no-op, whoever's it is
+                    self.error(record.table, record.list_name, record.position, str(record.id), "id",
+                               "This id belongs to another record: give the record a new id.")
+                continue
+            if row.sync_seq > self.last_pulled_at:
+                self.conflicts.append({"table": record.table, "id": str(record.id),
+                                       "detail": "Changed on the server after last_pulled_at."})
+            elif TABLES[record.table].load_schema is None:
+                self.check_server_owned(record, row)
+
+    def check_server_owned(self, record, row):
+        """A phone may only mark a prompt read: every other column must be what the server sent."""
+        for column in TABLES[record.table].columns:
+            if not column.read_only or column.name not in record.raw:
+                continue
+            sent, held = record.raw[column.name], column.encode(getattr(row, column.attribute))
+            if _wire_equal(column, sent, held) is False:
+                self.error(record.table, record.list_name, record.position, str(record.id), column.name,
+                           "Only acknowledged_at can change: the server owns the rest.")
+
+    # Writing, through each feature's own use cases.
+
+    def apply(self, pushed, deletes, stored):
+        creates = {}
+        for record in pushed:
+            row = stored.get((record.table, record.id))
+            if row is None:
+                creates.setdefault(record.table, []).append(record.data)
+            elif getattr(row, "deleted_at", None) is not None:
+                continue  # deleted, and the phone was told before this push: a deletion stands
+            elif record.table == "prompts":
+                self.acknowledge(record, row)
+            else:
+                self.update(record, row)
+        for name, rows in creates.items():
+            WRITERS[name].create_many(self.user, rows)
+            self.applied[name]["created"] += len(rows)
+        for record in deletes:
+            row = stored.get((record.table, record.id))
+            if row is not None and row.user_id == self.user.id and row.deleted_at is None:
+                WRITERS[record.table].delete(self.user, record.id)
+                self.applied[record.table]["deleted"] += 1
+
+    def update(self, record, row):
+        """Change the columns whose pushed value differs from the stored one (per column, the
+        phone's wins: it pulled the stored one before it changed it)."""
+        table, writer = TABLES[record.table], WRITERS[record.table]
+        changes = {}
+        for column in table.columns:
+            if column.read_only or column.name not in record.raw:
+                continue
+            if _wire_equal(column, record.raw[column.name], column.encode(getattr(row, column.attribute))):
+                continue
+            if column.name in writer.fixed:
+                self.error(record.table, record.list_name, record.position, str(record.id), column.name,
+                           "Cannot change: make a new record instead.")
+                self.refuse_if_errors()
+            changes[column.attribute] = record.data[column.name]
+        if changes:
+            try:
+                writer.update(self.user, record.id, changes)
+            except InvalidInput as invalid:
+                for entry in invalid.errors:
+                    self.error(record.table, record.list_name, record.position, str(record.id),
+                               entry["field"], entry["detail"])
+                self.refuse_if_errors()
+            self.applied[record.table]["updated"] += 1
+
+    def acknowledge(self, record, row):
+        acknowledged_at = record.data.get("acknowledged_at")
+        if acknowledged_at is not None and row.acknowledged_at is None:
+            monitoring.acknowledge_prompt(self.user, record.id, now=acknowledged_at)
+            self.applied[record.table]["updated"] += 1
+
+
+def row_noun(table):
+    return TABLES[table].model.noun
+
+
+def push(user, last_pulled_at, changes):
+    """Apply a phone's changes as one unit; returns what was created, updated and deleted per table."""
+    return Push(user, last_pulled_at, changes).run()
+
+
+_ACK = _AckSchema()
+_LOAD_SCHEMAS = {}
+
+
+def _load_schema(table):
+    if table.name not in _LOAD_SCHEMAS:
+        _LOAD_SCHEMAS[table.name] = table.load_schema()
+    return _LOAD_SCHEMAS[table.name]
+
+
+def _type_problem(column, value):
+    if value is None:
+        return None if column.optional or column.read_only else "Must not be null."
+    if column.type == "number":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif column.type == "boolean":
+        ok = isinstance(value, bool)
+    else:
+        ok = isinstance(value, str)
+    return None if ok else f"Must be a {column.type}."
+
+
+def _wire_equal(column, sent, held):
+    """Whether a pushed value is the stored one, as the wire carries both (instants to the
+    millisecond, JSON text by what it says)."""
+    if column.kind == "json" and isinstance(sent, str) and held is not None:
+        try:
+            return json.loads(sent) == json.loads(held)
+        except ValueError:
+            return False
+    if column.kind == "instant" and sent is not None and held is not None:
+        return round(sent) == held
+    return sent == held
+
+
+def _flat(messages, path=()):
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            yield from _flat(value, path if key == "_schema" else path + (str(key),))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        yield ".".join(path) or None, " ".join(messages)
+    elif isinstance(messages, list):
+        for item in messages:
+            yield from _flat(item, path)
+    else:
+        yield ".".join(path) or None, str(messages)
