@@ -62,8 +62,10 @@ def check_missed_checkins(now, batch_size=500):
     # Per person an index lookup (user, recorded_at), not a grouping of the whole check-ins table.
     last = (sa.select(sa.func.max(CheckIn.recorded_at))
             .where(CheckIn.user_id == User.id, CheckIn.deleted_at.is_(None)).correlate(User).scalar_subquery())
+    # In id order: a prompt takes the person's sync change counter, so two jobs processes lock the
+    # counters of the same people in the same order and never deadlock.
     rows = db.session.execute(
-        sa.select(User, active.c.since, last).join(active, active.c.user_id == User.id)).all()
+        sa.select(User, active.c.since, last).join(active, active.c.user_id == User.id).order_by(User.id)).all()
     raised = 0
     for user, since, last_at in rows:
         plan = effective_plan(user)

@@ -177,6 +177,20 @@ def test_sending_a_prompt_does_not_make_it_a_change(app, pull, alice):
     assert pull(alice, before["timestamp"])["timestamp"] == before["timestamp"]
 
 
+def test_the_jobs_moving_a_reminders_next_fire_is_not_a_change_but_a_label_is(app, pull, alice, create_reminder):
+    reminder = create_reminder(alice)
+    before = pull(alice)
+    with app.app_context():
+        schedule = db.session.get(ReminderSchedule, uuid.UUID(reminder["id"]))
+        schedule.next_fire_at = NOW + dt.timedelta(days=1)
+        db.session.commit()
+    assert pull(alice, before["timestamp"])["timestamp"] == before["timestamp"]
+    with app.app_context():
+        db.session.get(ReminderSchedule, uuid.UUID(reminder["id"])).label = "evening"
+        db.session.commit()
+    assert [r["label"] for r in pull(alice, before["timestamp"])["changes"]["reminders"]["updated"]] == ["evening"]
+
+
 def test_a_migrated_phone_gets_new_tables_in_full_as_created_and_tables_with_new_columns_as_updated(
         app, pull, alice, create_checkin, create_dose):
     checkin = create_checkin(alice)
