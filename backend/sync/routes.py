@@ -172,7 +172,7 @@ class Sync(MethodView):
     @blp.response(200, PullSchema)
     def get(self, args):
         """Pull: every change of my records after `last_pulled_at` (everything on a first sync)."""
-        _, body = services.start_pull(current_user(), args["last_pulled_at"], args["migration"])
+        body = services.start_pull(current_user(), args["last_pulled_at"], args["migration"])
         return Response(stream_with_context(body), mimetype="application/json")
 
     @blp.arguments(PushQuerySchema, location="query")

@@ -9,6 +9,7 @@ it runs in the request's one transaction, so an error part-way through rolls eve
 import dataclasses
 import json
 import uuid
+from collections.abc import Callable
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -47,7 +48,7 @@ class PushTooLarge(Problem):
 
 
 def start_pull(user, last_pulled_at, migration=None):
-    """Fix the pull's cursor now and return (timestamp, a generator of the response's JSON text).
+    """Fix the pull's cursor now; returns a generator of the response's JSON text.
 
     First sync (no `last_pulled_at`): every live record, under `created`, and no deletions. Later:
     every record stamped after `last_pulled_at` (and at most the cursor), live ones under `updated`
@@ -80,7 +81,7 @@ def start_pull(user, last_pulled_at, migration=None):
             yield "]}"
         yield '},"timestamp":' + str(upto) + "}"
 
-    return upto, body()
+    return body()
 
 
 def _records(table, user_id, since, upto):
@@ -136,10 +137,10 @@ class Writer:
     """How a table's records are created, corrected and deleted: the features' own use cases, so a
     record that arrives by sync raises the same events as one that arrives through REST."""
 
-    create_many: object
-    update: object
-    delete: object
-    fixed: tuple = ()  # fields a record keeps for life
+    create_many: Callable   # (user, rows)
+    update: Callable        # (user, id, changes)
+    delete: Callable        # (user, id)
+    fixed: tuple = ()       # fields a record keeps for life
 
 
 def _create_reminders(user, rows):
@@ -305,7 +306,7 @@ class Push:
             if row is None:
                 if TABLES[record.table].load_schema is None:
                     self.error(record.table, record.list_name, record.position, str(record.id), None,
-                               f"No such {row_noun(record.table)}: the server raises them.")
+                               f"No such {TABLES[record.table].model.noun}: the server raises them.")
                 continue
             if row.user_id != self.user.id:
                 if record.list_name != "deleted":  # deleting an unknown id is a no-op, whoever's it is
@@ -381,10 +382,6 @@ class Push:
         if acknowledged_at is not None and row.acknowledged_at is None:
             monitoring.acknowledge_prompt(self.user, record.id, now=acknowledged_at)
             self.applied[record.table]["updated"] += 1
-
-
-def row_noun(table):
-    return TABLES[table].model.noun
 
 
 def push(user, last_pulled_at, changes):
