@@ -42,13 +42,12 @@ class Server {
 
   // WatermelonDB's pullChanges: the changes since `lastPulledAt` (null on the first sync).
   pull({ lastPulledAt, schemaVersion, migration }) {
+    // As WatermelonDB's docs write it: `null` for a first sync and for no migration.
     const query = new URLSearchParams({
-      last_pulled_at: lastPulledAt == null ? 'null' : String(lastPulledAt),
+      last_pulled_at: String(lastPulledAt ?? null),
       schema_version: String(schemaVersion),
+      migration: JSON.stringify(migration ?? null),
     })
-    if (migration != null) {
-      query.set('migration', JSON.stringify(migration))
-    }
     return this.request('GET', `/v1/sync?${query}`)
   }
 
