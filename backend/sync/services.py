@@ -50,32 +50,26 @@ class PushTooLarge(Problem):
 def start_pull(user, last_pulled_at, migration=None):
     """Fix the pull's cursor now; returns a generator of the response's JSON text.
 
-    First sync (no `last_pulled_at`): every live record, under `created`, and no deletions. Later:
-    every record stamped after `last_pulled_at` (and at most the cursor), live ones under `updated`
-    (the phone syncs with `sendCreatedAsUpdated`), tombstones under `deleted`. Tables a migrated
-    phone gained (`migration.tables`) come in full under `created`, and tables that gained columns
-    in full under `updated`. The records are read and written out a batch at a time, so a pull of
-    ten years of data never sits in memory at once.
+    Live records always go under `updated`, as WatermelonDB asks of a server when the app syncs with
+    `sendCreatedAsUpdated` (the server does not track which records a phone has): on a first sync
+    (no `last_pulled_at`) every live record and no deletions; later, every record stamped after
+    `last_pulled_at` (and at most the cursor), tombstones under `deleted`. Tables a migrated phone
+    gained (`migration.tables`), or whose columns it gained, come in full. The records are read and
+    written out a batch at a time, so a pull of ten years of data never sits in memory at once.
     """
     upto = last_change(user.id)
     since = last_pulled_at or 0
     if since > upto:
         raise InvalidInput("last_pulled_at", AHEAD)
-    new_tables = set(migration["tables"]) if migration else set()
-    new_columns = {entry["table"] for entry in migration["columns"]} if migration else set()
+    gained = set(migration["tables"]) | {entry["table"] for entry in migration["columns"]} if migration else set()
 
     def body():
         yield '{"changes":{'
         for position, table in enumerate(TABLES.values()):
-            full = since == 0 or table.name in new_tables or table.name in new_columns
-            live_under = "created" if since == 0 or table.name in new_tables else "updated"
-            yield ("," if position else "") + json.dumps(table.name) + ":{"
-            for list_name in ("created", "updated"):
-                yield f'"{list_name}":['
-                if list_name == live_under:
-                    yield from _records(table, user.id, 0 if full else since, upto)
-                yield "],"
-            yield '"deleted":['
+            full = since == 0 or table.name in gained
+            yield ("," if position else "") + json.dumps(table.name) + ':{"created":[],"updated":['
+            yield from _records(table, user.id, 0 if full else since, upto)
+            yield '],"deleted":['
             if since and table.deletable:
                 yield from _deleted(table, user.id, since, upto)
             yield "]}"

@@ -108,7 +108,7 @@ def test_a_first_pull_brings_every_live_record_as_the_wire_carries_it(app, clien
 
     pulled = pull(alice)
 
-    [record] = pulled["changes"]["checkins"]["created"]
+    [record] = pulled["changes"]["checkins"]["updated"]
     assert record == {
         "id": checkin["id"], "recorded_at": millis(dt.datetime.fromisoformat(checkin["recorded_at"])),
         "pain": 5, "enjoyment_interference": 4, "activity_interference": 6, "focus": 2, "hyperactivity": None,
@@ -116,12 +116,13 @@ def test_a_first_pull_brings_every_live_record_as_the_wire_carries_it(app, clien
         "phq2_interest": None, "phq2_mood": None, "gad2_nervous": None, "gad2_worry": None,
         "side_effects": '["nausea","constipation"]', "withdrawal_symptoms": "[]", "note": "slept badly",
         "peg_score": 5.0, "created_at": millis(NOW), "updated_at": millis(NOW)}
-    assert ids(pulled, "doses", "created") == [dose["id"]]  # the tombstone is not sent on a first sync
-    [schedule] = pulled["changes"]["reminders"]["created"]
+    assert ids(pulled, "doses", "updated") == [dose["id"]]  # the tombstone is not sent on a first sync
+    [schedule] = pulled["changes"]["reminders"]["updated"]
     assert schedule["id"] == reminder["id"] and schedule["times"] == '["09:00","21:00"]'
     assert "next_fire_at" not in schedule  # moved by the jobs at every fire: read it through REST
     for table in TABLES:
-        assert pulled["changes"][table]["updated"] == [] and pulled["changes"][table]["deleted"] == []
+        # Everything under `updated`: the app syncs with sendCreatedAsUpdated, as WatermelonDB asks.
+        assert pulled["changes"][table]["created"] == [] and pulled["changes"][table]["deleted"] == []
     assert pulled["timestamp"] > 1
 
 
@@ -191,7 +192,7 @@ def test_the_jobs_moving_a_reminders_next_fire_is_not_a_change_but_a_label_is(ap
     assert [r["label"] for r in pull(alice, before["timestamp"])["changes"]["reminders"]["updated"]] == ["evening"]
 
 
-def test_a_migrated_phone_gets_new_tables_in_full_as_created_and_tables_with_new_columns_as_updated(
+def test_a_migrated_phone_gets_the_tables_it_gained_and_those_that_gained_columns_in_full(
         app, pull, alice, create_checkin, create_dose):
     checkin = create_checkin(alice)
     create_dose(alice)
@@ -199,7 +200,7 @@ def test_a_migrated_phone_gets_new_tables_in_full_as_created_and_tables_with_new
     now = pull(alice)["timestamp"]
     migration = {"from": 1, "tables": ["prompts"], "columns": [{"table": "checkins", "columns": ["mood"]}]}
     pulled = pull(alice, now, schema_version=2, migration=json.dumps(migration))
-    assert ids(pulled, "prompts", "created") == [prompt_id]
+    assert ids(pulled, "prompts", "updated") == [prompt_id]
     assert ids(pulled, "checkins", "updated") == [checkin["id"]]
     assert pulled["changes"]["doses"] == {"created": [], "updated": [], "deleted": []}
 
@@ -316,7 +317,7 @@ def test_an_update_changes_only_what_the_phone_changed_and_raises_one_changed_ev
                                                                                     create_checkin):
     checkin = create_checkin(alice, recorded_at="2026-11-24T08:00:00.123456+00:00")
     pulled = pull(alice)
-    [record] = pulled["changes"]["checkins"]["created"]
+    [record] = pulled["changes"]["checkins"]["updated"]
     record.update(pain=9, _status="updated", _changed="pain")
     push(alice, pulled["timestamp"], changes(checkins={"updated": [record]}))
     row = stored(app, CheckIn, checkin["id"])
@@ -330,7 +331,7 @@ def test_an_updated_record_the_server_does_not_have_is_created_and_a_created_one
         app, pull, push, alice, create_dose):
     dose = create_dose(alice)
     pulled = pull(alice)
-    [known] = pulled["changes"]["doses"]["created"]
+    [known] = pulled["changes"]["doses"]["updated"]
     new = wire_dose(_status="updated")
     push(alice, pulled["timestamp"], changes(doses={"created": [{**known, "amount": 3.0}], "updated": [new]}))
     assert stored(app, Dose, dose["id"])["amount"] == 3.0
@@ -357,7 +358,7 @@ def test_a_record_changed_on_the_server_after_the_pull_refuses_the_whole_push_wi
     checkin = create_checkin(alice)
     pulled = pull(alice)
     assert client.patch(f"/v1/checkins/{checkin['id']}", json={"mood": 2}, headers=alice.headers).status_code == 200
-    [record] = pulled["changes"]["checkins"]["created"]
+    [record] = pulled["changes"]["checkins"]["updated"]
     other = wire_dose()
     response = push(alice, pulled["timestamp"], changes(
         checkins={"updated": [{**record, "pain": 1}]}, doses={"created": [other]}), status=409)
@@ -437,7 +438,7 @@ def test_the_same_id_twice_in_one_push_is_refused(app, pull, push, alice):
 def test_a_phone_never_touches_another_persons_records_whatever_ids_it_sends(app, pull, push, alice, bob,
                                                                            create_checkin):
     bobs = create_checkin(bob, note="bob's")
-    [record] = pull(bob)["changes"]["checkins"]["created"]
+    [record] = pull(bob)["changes"]["checkins"]["updated"]
     base = pull(alice)["timestamp"]
     response = push(alice, base, changes(checkins={"updated": [{**record, "note": "mine now"}]}), status=422)
     assert assert_problem(response, 422, "id")["errors"][0]["id"] == bobs["id"]
@@ -445,13 +446,13 @@ def test_a_phone_never_touches_another_persons_records_whatever_ids_it_sends(app
     push(alice, base, changes(checkins={"deleted": [bobs["id"]]}))  # an id Alice cannot know: ignored
     row = stored(app, CheckIn, bobs["id"])
     assert row["note"] == "bob's" and row["deleted_at"] is None
-    assert pull(alice)["changes"]["checkins"]["created"] == []
+    assert pull(alice)["changes"]["checkins"]["updated"] == []
 
 
 def test_prompts_are_the_servers_a_phone_may_only_acknowledge_them(app, client, pull, push, alice):
     prompt_id = _raise_prompt(app, alice)
     pulled = pull(alice)
-    [prompt] = pulled["changes"]["prompts"]["created"]
+    [prompt] = pulled["changes"]["prompts"]["updated"]
     base = pulled["timestamp"]
     assert_problem(push(alice, base, changes(prompts={"created": [{**prompt, "id": str(uuid.uuid4())}]}), status=422), 422)
     assert_problem(push(alice, base, changes(prompts={"deleted": [prompt_id]}), status=422), 422)
