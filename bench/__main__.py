@@ -15,6 +15,7 @@ BENCHMARKS = {
     "report": "bench.report",
     "reminders": "bench.reminders",
     "monitoring": "bench.monitoring",
+    "sync": "bench.sync",
 }
 
 
