@@ -68,7 +68,7 @@ def start_pull(user, last_pulled_at, migration=None):
         for position, table in enumerate(TABLES.values()):
             full = since == 0 or table.name in gained
             yield ("," if position else "") + json.dumps(table.name) + ':{"created":[],"updated":['
-            yield from _records(table, user.id, 0 if full else since, upto)
+            yield from _records(table, user.id, None if full else since, upto)
             yield '],"deleted":['
             if since and table.deletable:
                 yield from _deleted(table, user.id, since, upto)
@@ -83,7 +83,10 @@ def _records(table, user_id, since, upto):
     mapped = model.__table__.c
     getters = [(c, (lambda row, a=c.attribute: getattr(row, a)) if c.attribute in mapped
                 else getattr(model, c.attribute).fget) for c in columns]
-    query = sa.select(*mapped).where(model.user_id == user_id, model.sync_seq > since, model.sync_seq <= upto)
+    # A full pull has no lower bound: rows written before sync existed carry 0.
+    query = sa.select(*mapped).where(model.user_id == user_id, model.sync_seq <= upto)
+    if since is not None:
+        query = query.where(model.sync_seq > since)
     if table.deletable:
         query = query.where(model.deleted_at.is_(None))
     result = db.session.execute(query.execution_options(yield_per=PULL_BATCH))
@@ -258,6 +261,8 @@ class Push:
                     value = from_millis(value)
                 except (OverflowError, ValueError, OSError):
                     problem = "Out of range (epoch milliseconds)."
+            elif problem is None and column.kind == "json" and value == "":
+                continue  # WatermelonDB's default for a string column the app never set: not given
             elif problem is None and column.kind == "json" and value is not None:
                 try:
                     value = json.loads(value)
@@ -352,8 +357,8 @@ class Push:
         table, writer = TABLES[record.table], WRITERS[record.table]
         changes = {}
         for column in table.columns:
-            if column.read_only or column.name not in record.raw:
-                continue
+            if column.read_only or column.name not in record.raw or column.name not in record.data:
+                continue  # not the phone's to write, or not sent (an unset JSON column arrives as "")
             if _wire_equal(column, record.raw[column.name], column.encode(getattr(row, column.attribute))):
                 continue
             if column.name in writer.fixed:

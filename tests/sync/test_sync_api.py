@@ -39,7 +39,8 @@ def wire_checkin(**fields):
               "activity_interference": 6, "focus": 2, "hyperactivity": None, "impulsivity": None,
               "restlessness": None, "mood": 6, "sleep_hours": 7.5, "sleep_quality": None, "phq2_interest": None,
               "phq2_mood": None, "gad2_nervous": None, "gad2_worry": None, "side_effects": '["constipation"]',
-              "withdrawal_symptoms": "[]", "note": None, "peg_score": 0, "created_at": 0, "updated_at": 0}
+              "withdrawal_symptoms": "[]", "note": None, "peg_score": 0, "created_at": 0, "updated_at": 0,
+              "pain_today": 4, "withdrawal_severity": "", "phq2_score": None, "gad2_score": None}
     record.update(fields)
     return record
 
@@ -115,7 +116,8 @@ def test_a_first_pull_brings_every_live_record_as_the_wire_carries_it(app, clien
         "impulsivity": None, "restlessness": None, "mood": 6, "sleep_hours": None, "sleep_quality": None,
         "phq2_interest": None, "phq2_mood": None, "gad2_nervous": None, "gad2_worry": None,
         "side_effects": '["nausea","constipation"]', "withdrawal_symptoms": "[]", "note": "slept badly",
-        "peg_score": 5.0, "created_at": millis(NOW), "updated_at": millis(NOW)}
+        "peg_score": 5.0, "created_at": millis(NOW), "updated_at": millis(NOW),
+        "pain_today": None, "withdrawal_severity": "{}", "phq2_score": None, "gad2_score": None}
     assert ids(pulled, "doses", "updated") == [dose["id"]]  # the tombstone is not sent on a first sync
     [schedule] = pulled["changes"]["reminders"]["updated"]
     assert schedule["id"] == reminder["id"] and schedule["times"] == '["09:00","21:00"]'
@@ -124,6 +126,14 @@ def test_a_first_pull_brings_every_live_record_as_the_wire_carries_it(app, clien
         # Everything under `updated`: the app syncs with sendCreatedAsUpdated, as WatermelonDB asks.
         assert pulled["changes"][table]["created"] == [] and pulled["changes"][table]["deleted"] == []
     assert pulled["timestamp"] > 1
+
+
+def test_records_written_before_sync_existed_come_in_the_first_pull(app, pull, alice, create_checkin):
+    checkin = create_checkin(alice)
+    with app.app_context():  # as migration 0007 left every row it found
+        db.session.execute(sa.update(CheckIn).values(sync_seq=0))
+        db.session.commit()
+    assert ids(pull(alice), "checkins", "updated") == [checkin["id"]]
 
 
 def test_a_later_pull_brings_only_what_changed_since_with_deletions_as_ids(client, pull, alice, create_checkin,
@@ -396,7 +406,7 @@ def test_one_bad_record_refuses_the_push_naming_table_id_and_field_and_applies_n
     (lambda r: r.update(colour="blue"), "colour"),
     (lambda r: r.update(id=r["id"].upper()), "id"),
     (lambda r: r.update(id="7"), "id"),
-    (lambda r: r.update(pain=None, enjoyment_interference=None, activity_interference=None, focus=None, mood=None,
+    (lambda r: r.update(pain_today=None, pain=None, enjoyment_interference=None, activity_interference=None, focus=None, mood=None,
                         sleep_hours=None, side_effects="[]"), None),               # a check-in needs an answer
 ])
 def test_each_bad_record_is_a_422_naming_its_field(app, pull, push, alice, mutate, field):
