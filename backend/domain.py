@@ -83,10 +83,19 @@ SUBSTANCES = {
     "opioid": Label("Opioid", "an opioid"),
     "benzodiazepine": Label("Benzodiazepine", "a benzodiazepine"),
     "alcohol": Label("Alcohol", "alcohol"),
+    "gabapentinoid": Label("Gabapentinoid", "a gabapentinoid (gabapentin, pregabalin)"),
+    "z_drug": Label("Z-drug or other sleep medicine", "a sleep medicine such as zolpidem"),
+    "muscle_relaxant": Label("Muscle relaxant", "a muscle relaxant"),
+    "sedative": Label("Other sedative", "another sedative"),
     "nsaid": Label("NSAID", "an NSAID"),
     "other": Label("Other substance", "another substance"),
 }
 SUBSTANCE_KINDS = tuple(SUBSTANCES)
+# What slows breathing alongside kratom, the combination in most kratom-involved overdose deaths the
+# CDC studied (MMWR 68(14), 2019: opioids most often, then benzodiazepines and other sedatives).
+SEDATING_KINDS = ("opioid", "benzodiazepine", "alcohol", "gabapentinoid", "z_drug", "muscle_relaxant", "sedative")
+# Stopping these suddenly can cause seizures: their withdrawal is a same-day medical matter.
+SEIZURE_RISK_WITHDRAWAL_KINDS = ("alcohol", "benzodiazepine")
 
 # Risk differs by form: concentrated 7-hydroxymitragynine (7-OH) is far more potent than leaf.
 FORMS = {
@@ -147,6 +156,22 @@ def display_amount(amount, unit):
 # PEG-3 (Krebs et al. 2009): average pain, interference with enjoyment of life and with general
 # activity, each 0–10; the score is their mean, and only when all three were answered.
 PEG_ITEMS = ("pain", "enjoyment_interference", "activity_interference")
+# PEG asks about the past week; this daily item ("pain today", 0–10) feeds the daily charts and rules.
+DAILY_PAIN = "pain_today"
+
+# PHQ-2 (Kroenke et al. 2003) and GAD-2 (Kroenke et al. 2007): two items each, 0–3; a total of 3 or
+# more is a positive screen, which asks for a fuller assessment by a clinician, not a diagnosis.
+SCREENS = {"phq2": ("phq2_interest", "phq2_mood"), "gad2": ("gad2_nervous", "gad2_worry")}
+POSITIVE_SCREEN = 3
+
+
+def screen_score(*items):
+    """A PHQ-2 or GAD-2 total (0–6), only when both items were answered."""
+    return None if any(item is None for item in items) else sum(items)
+
+
+def positive_screen(score):
+    return score is not None and score >= POSITIVE_SCREEN
 
 
 def peg_score(pain, enjoyment_interference, activity_interference, places=2):

@@ -43,6 +43,8 @@ RULES_BEYOND_THE_SPEC = {
     "Only dose reminders have a confirmation window and caregiver alerts.",
     "Set confirm_within_minutes to say when a dose counts as missed.",
     "Ahead of every change of this account: reset the phone's database and sync again.",
+    "Every symptom rated above 0 must be in withdrawal_symptoms.",
+    "A symptom in withdrawal_symptoms must not be rated 0.",
 }
 
 

@@ -25,6 +25,8 @@ class User(db.Model):
     quiet_hours_end: Mapped[dt.time | None] = mapped_column(sa.Time)
     # "discreet": push texts carry no health detail on a lock screen.
     notification_privacy: Mapped[str] = mapped_column(sa.String(16), default="discreet")
+    # Whether caregiver alerts about this person say their display name (off: "someone you support").
+    name_in_caregiver_alerts: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

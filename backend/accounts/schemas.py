@@ -7,7 +7,7 @@ import zoneinfo
 import marshmallow as ma
 
 from backend.accounts.models import NOTIFICATION_PRIVACY
-from backend.api import Instant, Schema, Text, WallClockTime
+from backend.api import Boolean, Instant, Schema, Text, WallClockTime
 
 
 @functools.cache
@@ -55,4 +55,6 @@ class ProfileSchema(Schema):
                                    metadata={"description": "Non-urgent pushes wait until the end; null for none"})
     notification_privacy = ma.fields.String(validate=ma.validate.OneOf(NOTIFICATION_PRIVACY), metadata={
         "description": "`discreet` (default): no health detail in push texts; `detailed`: the user opted in"})
+    name_in_caregiver_alerts = Boolean(metadata={
+        "description": "Caregiver alerts say your display name (false by default: they name no one)"})
     created_at = Instant(dump_only=True)

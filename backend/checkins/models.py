@@ -5,13 +5,13 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.domain import PEG_ITEMS, peg_score
+from backend.domain import DAILY_PAIN, PEG_ITEMS, SCREENS, peg_score, screen_score
 from backend.extensions import db
 from backend.records import ClientRecord
 from backend.sqltypes import UTCDateTime
 
 ADHD_ITEMS = ("focus", "hyperactivity", "impulsivity", "restlessness")
-SCORE_ITEMS = PEG_ITEMS + ADHD_ITEMS + (
+SCORE_ITEMS = (DAILY_PAIN,) + PEG_ITEMS + ADHD_ITEMS + (
     "mood", "sleep_quality", "phq2_interest", "phq2_mood", "gad2_nervous", "gad2_worry")
 
 
@@ -23,9 +23,12 @@ class CheckIn(ClientRecord, db.Model):
     )
     noun = "check-in"
     sort_column_name = "recorded_at"
-    scrub_on_delete = SCORE_ITEMS + ("sleep_hours", "side_effects", "withdrawal_symptoms", "note")
+    scrub_on_delete = SCORE_ITEMS + ("sleep_hours", "side_effects", "withdrawal_symptoms", "withdrawal_severity",
+                                     "note")
 
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Pain today (right now), 0–10: the daily item the charts and the worsening rule read.
+    pain_today: Mapped[int | None] = mapped_column(sa.SmallInteger)
     # PEG-3, each 0–10.
     pain: Mapped[int | None] = mapped_column(sa.SmallInteger)
     enjoyment_interference: Mapped[int | None] = mapped_column(sa.SmallInteger)
@@ -45,9 +48,21 @@ class CheckIn(ClientRecord, db.Model):
     gad2_worry: Mapped[int | None] = mapped_column(sa.SmallInteger)
     side_effects: Mapped[list] = mapped_column(sa.JSON, default=list)
     withdrawal_symptoms: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # How strong each withdrawal symptom was, 0–4, for the symptoms the person rated.
+    withdrawal_severity: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     note: Mapped[str | None] = mapped_column(sa.Text)
 
     @property
     def peg_score(self):
         """PEG-3 score: the mean of its three items, only when all three were answered."""
         return peg_score(self.pain, self.enjoyment_interference, self.activity_interference)
+
+    @property
+    def phq2_score(self):
+        """PHQ-2 total, 0–6, when both items were answered (3 or more: a positive screen)."""
+        return screen_score(*(getattr(self, item) for item in SCREENS["phq2"]))
+
+    @property
+    def gad2_score(self):
+        """GAD-2 total, 0–6, when both items were answered (3 or more: a positive screen)."""
+        return screen_score(*(getattr(self, item) for item in SCREENS["gad2"]))

@@ -158,8 +158,21 @@ class TableSchema(Schema):
     columns = ma.fields.List(ma.fields.Nested(ColumnSchema), required=True)
 
 
+class MigrationStepSchema(Schema):
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(("add_columns",)))
+    table = ma.fields.String(required=True)
+    columns = ma.fields.List(ma.fields.Nested(ColumnSchema), required=True)
+
+
+class SchemaMigrationSchema(Schema):
+    toVersion = ma.fields.Integer(required=True)  # noqa: N815  (WatermelonDB's own spelling)
+    steps = ma.fields.List(ma.fields.Nested(MigrationStepSchema), required=True)
+
+
 class AppSchemaSchema(Schema):
     version = ma.fields.Integer(required=True, metadata={"description": "WatermelonDB schema version"})
+    migrations = ma.fields.List(ma.fields.Nested(SchemaMigrationSchema), required=True, metadata={
+        "description": "WatermelonDB schemaMigrations, newest first: what each version added"})
     tables = ma.fields.List(ma.fields.Nested(TableSchema), required=True)
     read_only = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
                                metadata={"description": "Per table, the columns the server owns: pulled, ignored "

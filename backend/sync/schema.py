@@ -24,8 +24,13 @@ from backend.monitoring.schemas import PromptSchema
 from backend.reminders.models import ReminderSchedule
 from backend.reminders.schemas import ReminderSchema
 
-# Bumped whenever a table or column is added; the phone's migrations follow it.
-SCHEMA_VERSION = 1
+# What each schema version added, as the phone's WatermelonDB schemaMigrations need it (served with
+# the schema) and as a migration sync asks for it. A column added to a REST schema must be listed
+# here under a new version: a test holds the versions to the columns.
+ADDED = {
+    2: {"checkins": ("pain_today", "withdrawal_severity", "phq2_score", "gad2_score")},
+}
+SCHEMA_VERSION = max(ADDED, default=1)
 
 
 def to_millis(instant):
@@ -126,12 +131,27 @@ TABLES = {table.name: table for table in (
 )}
 
 
+def migrations():
+    """WatermelonDB's schemaMigrations: per version, the columns it added to each table."""
+    columns = {table.name: {c.name: c for c in table.columns} for table in TABLES.values()}
+    return [{"toVersion": version, "steps": [
+        {"type": "add_columns", "table": table,
+         "columns": [_column_schema(columns[table][name]) for name in names]}
+        for table, names in added.items()]} for version, added in sorted(ADDED.items(), reverse=True)]
+
+
+def _column_schema(column):
+    return {"name": column.name, "type": column.type, "isOptional": column.optional}
+
+
 def app_schema():
-    """The WatermelonDB appSchema the phone builds its database from, and the read-only columns."""
+    """The WatermelonDB appSchema the phone builds its database from, its migrations, and the
+    read-only columns."""
     return {
         "version": SCHEMA_VERSION,
+        "migrations": migrations(),
         "tables": [{"name": table.name,
-                    "columns": [{"name": c.name, "type": c.type, "isOptional": c.optional} for c in table.columns]}
+                    "columns": [_column_schema(c) for c in table.columns]}
                    for table in TABLES.values()],
         "read_only": {table.name: [c.name for c in table.columns if c.read_only] for table in TABLES.values()},
     }

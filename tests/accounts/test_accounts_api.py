@@ -13,7 +13,7 @@ from tests.support import NOW, assert_problem, count, stored, without_instance
 
 # Profile
 
-def test_a_new_profile_has_discreet_notifications_utc_and_no_quiet_hours(client, make_person):
+def test_a_new_profile_has_discreet_notifications_utc_no_quiet_hours_and_alerts_naming_no_one(client, make_person):
     person = make_person(name="Sam")
     response = client.get("/v1/me", headers=person.headers)
     assert response.status_code == 200
@@ -23,6 +23,7 @@ def test_a_new_profile_has_discreet_notifications_utc_and_no_quiet_hours(client,
         "timezone": "UTC",
         "quiet_hours": None,
         "notification_privacy": "discreet",
+        "name_in_caregiver_alerts": False,
         "created_at": response.json["created_at"],
     }
 

@@ -22,7 +22,8 @@ def test_creating_a_checkin_returns_it_in_utc_with_its_peg_score(client, alice, 
                         withdrawal_symptoms=["yawning"], note="Bad night.")
     response = client.post("/v1/checkins", json=body, headers=alice.headers)
     assert response.status_code == 201
-    expected = dict(body, recorded_at="2026-11-20T08:30:00Z", peg_score=6.0,
+    expected = dict(body, recorded_at="2026-11-20T08:30:00Z", peg_score=6.0, phq2_score=3, gad2_score=3,
+                    pain_today=None, withdrawal_severity={},
                     created_at="2026-11-25T12:00:00Z", updated_at="2026-11-25T12:00:00Z")
     assert response.json == expected
 
@@ -175,3 +176,42 @@ def test_every_bad_field_is_reported_at_once(client, alice):
     assert {"#/pain", "#/focus", "#/colour"} <= pointers
 
 
+
+
+# The daily pain item, withdrawal severities and the screens' totals
+
+def test_pain_today_is_the_daily_item_and_answers_a_check_in_on_its_own(client, alice, clock):
+    response = client.post("/v1/checkins", json={"id": str(uuid.uuid4()), "recorded_at": "2026-11-25T08:00:00Z",
+                                                 "pain_today": 6}, headers=alice.headers)
+    assert response.status_code == 201
+    assert (response.json["pain_today"], response.json["peg_score"]) == (6, None)
+    bad = client.post("/v1/checkins", json=checkin_body(pain_today=11), headers=alice.headers)
+    assert_problem(bad, 422, "pain_today")
+
+
+def test_rated_withdrawal_symptoms_make_the_list_when_it_is_not_sent(client, alice, clock):
+    body = checkin_body(withdrawal_severity={"yawning": 3, "gooseflesh": 1, "anxiety": 0})
+    response = client.post("/v1/checkins", json=body, headers=alice.headers)
+    assert response.status_code == 201
+    assert response.json["withdrawal_severity"] == {"yawning": 3, "gooseflesh": 1}
+    assert response.json["withdrawal_symptoms"] == ["yawning", "gooseflesh"]
+
+
+@pytest.mark.parametrize("fields", [
+    {"withdrawal_severity": {"yawning": 5}},
+    {"withdrawal_severity": {"purple": 2}},
+    {"withdrawal_symptoms": ["anxiety"], "withdrawal_severity": {"yawning": 2}},
+    {"withdrawal_symptoms": ["yawning"], "withdrawal_severity": {"yawning": 0}},
+])
+def test_withdrawal_severities_are_0_to_4_for_known_listed_symptoms(client, alice, clock, fields):
+    response = client.post("/v1/checkins", json=checkin_body(**fields), headers=alice.headers)
+    assert_problem(response, 422)
+
+
+@pytest.mark.parametrize("answers, phq2, gad2", [
+    ({"phq2_interest": 1, "phq2_mood": 1, "gad2_nervous": 3}, 2, None),
+    ({"phq2_interest": 3, "phq2_mood": 3, "gad2_nervous": 0, "gad2_worry": 0}, 6, 0),
+])
+def test_phq2_and_gad2_totals_need_both_items(client, alice, clock, answers, phq2, gad2):
+    response = client.post("/v1/checkins", json=checkin_body(**answers), headers=alice.headers)
+    assert (response.json["phq2_score"], response.json["gad2_score"]) == (phq2, gad2)

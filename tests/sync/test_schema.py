@@ -34,9 +34,35 @@ def test_the_schema_needs_sign_in(client):
     assert_problem(client.get("/v1/sync/schema"), 401)
 
 
-def test_a_phone_holds_check_ins_doses_reminders_and_prompts_at_version_1(schema):
-    assert schema["version"] == 1
+def test_a_phone_holds_check_ins_doses_reminders_and_prompts_at_version_2(schema):
+    assert schema["version"] == 2
     assert [t["name"] for t in schema["tables"]] == ["checkins", "doses", "reminders", "prompts"]
+
+
+# The columns phones were built with at schema version 1, frozen: what came later is in ADDED.
+VERSION_1 = {
+    "checkins": {"recorded_at", "pain", "enjoyment_interference", "activity_interference", "focus", "hyperactivity",
+                 "impulsivity", "restlessness", "mood", "sleep_hours", "sleep_quality", "phq2_interest", "phq2_mood",
+                 "gad2_nervous", "gad2_worry", "side_effects", "withdrawal_symptoms", "note", "peg_score",
+                 "created_at", "updated_at"},
+    "doses": {"taken_at", "substance_kind", "form", "product", "amount", "unit", "note", "created_at", "updated_at"},
+    "reminders": {"kind", "times", "days", "timezone", "active", "label", "follow_up_minutes",
+                  "confirm_within_minutes", "alert_caregivers", "created_at", "updated_at"},
+    "prompts": {"rule", "subject", "severity", "message", "evidence", "created_at", "acknowledged_at"},
+}
+
+
+def test_every_column_added_after_version_1_is_in_a_migration_so_installed_phones_gain_it(schema):
+    added = {}
+    for migration in schema["migrations"]:
+        for step in migration["steps"]:
+            assert step["type"] == "add_columns"
+            for column in step["columns"]:
+                added.setdefault(step["table"], set()).add(column["name"])
+                assert column == table(schema, step["table"])[column["name"]]
+    for name in VERSION_1:
+        assert set(table(schema, name)) == VERSION_1[name] | added.get(name, set()), name
+    assert [m["toVersion"] for m in schema["migrations"]] == list(range(schema["version"], 1, -1))
 
 
 @pytest.mark.parametrize("name", list(REST_SCHEMAS))
@@ -73,7 +99,7 @@ def test_instants_are_numbers_lists_are_json_text_and_flags_are_booleans(schema)
 
 def test_derived_and_server_fields_are_read_only_and_a_phone_may_only_acknowledge_a_prompt(schema):
     read_only = schema["read_only"]
-    assert set(read_only["checkins"]) == {"peg_score", "created_at", "updated_at"}
+    assert set(read_only["checkins"]) == {"peg_score", "phq2_score", "gad2_score", "created_at", "updated_at"}
     assert set(read_only["doses"]) == {"created_at", "updated_at"}
     assert set(read_only["reminders"]) == {"created_at", "updated_at"}
     assert set(read_only["prompts"]) == set(table(schema, "prompts")) - {"acknowledged_at"}
