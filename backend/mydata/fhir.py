@@ -1,9 +1,12 @@
 """The export as a FHIR R4 (4.0.1) Bundle of type `collection`.
 
 A Patient; per check-in a panel Observation (identified by the check-in id) whose members are one
-Observation per answer: pain as LOINC 72514-3, the other items under Careloop's own code system
-(no licensed instrument text), the PEG score derived from its three items, and each reported
-symptom; per dose a MedicationStatement with the amount as a UCUM quantity where the unit is one.
+Observation per answer, each coded in Careloop's own code system (no licensed instrument text) and,
+where a standard code means the same thing, in LOINC beside it: the daily pain item and the PEG
+pain item as 72514-3, the PEG score (derived from its three items) as 91147-9, the PHQ-2 items and
+total, the GAD-2 items; the PHQ-2 and GAD-2 totals carry a positive/negative interpretation; each
+reported symptom. Per dose a MedicationStatement with the amount as a UCUM quantity where the unit
+is one. The Bundle's `meta.profile` names the FHIR R4 (4.0.1) Bundle definition.
 Reminders, shares and the rest have no FHIR resource that fits them plainly: they are in the JSON
 and CSV exports.
 
@@ -17,7 +20,8 @@ from fhirclient.models.bundle import Bundle
 from fhirclient.models.fhirabstractbase import FHIRValidationError
 
 from backend.checkins.models import SCORE_ITEMS
-from backend.domain import PEG_ITEMS, display_amount, form_label, substance_label, words
+from backend.domain import (PEG_ITEMS, SCREENS, display_amount, form_label, positive_screen, screen_score,
+                            substance_label, words)
 
 MIMETYPE = "application/fhir+json"
 LOINC = "http://loinc.org"
@@ -29,11 +33,35 @@ SUBSTANCE_KINDS = f"{CARELOOP}/CodeSystem/substance-kind"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 STATEMENT_CATEGORY = "http://terminology.hl7.org/CodeSystem/medication-statement-category"
 
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+# The version-qualified canonical of R4's own Bundle definition (FHIR R4 "canonical": url|version).
+R4_BUNDLE_PROFILE = "http://hl7.org/fhir/StructureDefinition/Bundle|4.0.1"
+
 PAIN_CODE = {"system": LOINC, "code": "72514-3",
              "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}
+# Standard codes beside our own, with LOINC's names as display texts. Sources: the PEG panel
+# 91148-7 (Krebs et al. 2009), whose mean score is 91147-9; the PHQ-SADS panel (loinc.org/69729-2),
+# which lists the PHQ-9 items 44250-9 and 44255-8, the GAD-7 items 69725-0 and 68509-9 and the
+# GAD-7 total 70274-6; LOINC 55758-7, "Patient Health Questionnaire 2 item (PHQ-2) total score
+# [Reported]". PHQ-2 and GAD-2 are the first two items of PHQ-9 and GAD-7.
+LOINC_CODES = {
+    "pain_today": PAIN_CODE,
+    "pain": PAIN_CODE,
+    "peg_score": {"system": LOINC, "code": "91147-9", "display": "Mean score [PEG]"},
+    "phq2_interest": {"system": LOINC, "code": "44250-9", "display": "Little interest or pleasure in doing things"},
+    "phq2_mood": {"system": LOINC, "code": "44255-8", "display": "Feeling down, depressed, or hopeless"},
+    "phq2_score": {"system": LOINC, "code": "55758-7",
+                   "display": "Patient Health Questionnaire 2 item (PHQ-2) total score [Reported]"},
+    "gad2_nervous": {"system": LOINC, "code": "69725-0", "display": "Feeling nervous, anxious or on edge"},
+    "gad2_worry": {"system": LOINC, "code": "68509-9",
+                   "display": "Over the past 2 weeks have you not been able to stop or control worrying"},
+    # No GAD-2 total: LOINC 70274-6 is the GAD-7 total score (0-21), a different measure from the
+    # two-item total (0-6), so the GAD-2 total carries Careloop's code alone.
+}
 # Our own words for each answer, with its scale; PHQ-2 and GAD-2 items are named, not quoted.
 ITEM_TEXT = {
-    "pain": "Pain, 0 (none) – 10 (worst imaginable)",
+    "pain_today": "Pain today, 0 (none) – 10 (worst imaginable)",
+    "pain": "Pain on average over the past week (PEG), 0 (none) – 10 (worst imaginable)",
     "enjoyment_interference": "Pain interference with enjoyment of life, 0 (none) – 10 (complete)",
     "activity_interference": "Pain interference with general activity, 0 (none) – 10 (complete)",
     "focus": "Trouble focusing, 0 (never) – 4 (very often)",
@@ -48,6 +76,8 @@ ITEM_TEXT = {
     "gad2_worry": "GAD-2 item 2 (worry), 0–3",
     "sleep_hours": "Hours slept",
     "peg_score": "PEG score: mean of pain and its two interference items, 0–10",
+    "phq2_score": "PHQ-2 total, 0–6 (3 or more: a positive screen)",
+    "gad2_score": "GAD-2 total, 0–6 (3 or more: a positive screen)",
     "side_effect": "Side effect reported",
     "withdrawal_symptom": "Withdrawal symptom reported",
     "checkin": "Careloop check-in",
@@ -56,6 +86,10 @@ UCUM_UNITS = {"g": "g", "mg": "mg", "mcg": "ug", "ml": "mL"}
 
 
 SURVEY = [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}]
+SCREEN_RESULT = {
+    True: [{"coding": [{"system": INTERPRETATION, "code": "POS", "display": "Positive"}]}],
+    False: [{"coding": [{"system": INTERPRETATION, "code": "NEG", "display": "Negative"}]}],
+}
 
 
 class InvalidBundle(RuntimeError):
@@ -73,6 +107,7 @@ def bundle(data):
     result = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
+        "meta": {"profile": [R4_BUNDLE_PROFILE]},
         "type": "collection",
         "timestamp": _instant(data["exported_at"]),
         "entry": [{"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource} for resource in resources],
@@ -152,9 +187,10 @@ def _checkin_observations(checkin, patient_id):
                 "code": code, **context, **value}
 
     def item_code(item):
-        if item == "pain":
-            return {"coding": [PAIN_CODE], "text": ITEM_TEXT["pain"]}
-        return _careloop_code(CHECKIN_ITEMS, item, ITEM_TEXT[item])
+        ours = _careloop_code(CHECKIN_ITEMS, item, ITEM_TEXT[item])
+        if item in LOINC_CODES:
+            ours["coding"].insert(0, LOINC_CODES[item])
+        return ours
 
     members = [observation(item, item_code(item), valueQuantity=_score(getattr(checkin, item)))
                for item in SCORE_ITEMS if getattr(checkin, item) is not None]
@@ -164,6 +200,12 @@ def _checkin_observations(checkin, patient_id):
     if checkin.peg_score is not None:
         members.append(observation("peg_score", item_code("peg_score"), valueQuantity=_score(checkin.peg_score),
                                    derivedFrom=[_reference(member_id(item)) for item in PEG_ITEMS]))
+    for screen, items in SCREENS.items():
+        score = screen_score(*(getattr(checkin, item) for item in items))
+        if score is not None:
+            members.append(observation(f"{screen}_score", item_code(f"{screen}_score"), valueQuantity=_score(score),
+                                       interpretation=SCREEN_RESULT[positive_screen(score)],
+                                       derivedFrom=[_reference(member_id(item)) for item in items]))
     for kind, symptoms in (("side_effect", checkin.side_effects), ("withdrawal_symptom", checkin.withdrawal_symptoms)):
         for symptom in symptoms or ():
             members.append(observation(f"{kind}:{symptom}", item_code(kind), valueCodeableConcept=_careloop_code(

@@ -13,6 +13,7 @@ from fhirclient.models.bundle import Bundle
 from backend.mydata import fhir
 from backend.mydata.parts import PARTS
 from tests.mydata import account_world
+from tests.support import checkin_body, dose_body
 
 SECTIONS = [section for part in PARTS for section in part.sections]
 
@@ -164,7 +165,7 @@ def test_fhir_pain_observation_carries_loinc_72514_3(client, world):
     assert all(o["subject"]["reference"] == f"urn:uuid:{world.alice.person.id}" for o in observations)
     by_code = {}
     for o in observations:
-        by_code.setdefault(o["code"]["coding"][0]["code"], []).append(o)
+        by_code.setdefault(careloop_code(o), []).append(o)
     # One panel per check-in, identified by the check-in's id, with its answers as members.
     panels = by_code["checkin"]
     assert {p["identifier"][0]["value"] for p in panels} == ids(world.alice.checkins)
@@ -178,6 +179,57 @@ def test_fhir_pain_observation_carries_loinc_72514_3(client, world):
         "craving", "yawning"]
     assert all(c["system"].startswith(("http://loinc.org", "https://careloop.app/fhir/"))
                for o in observations for c in o["code"]["coding"])
+
+
+def careloop_code(observation):
+    [ours] = [c["code"] for c in observation["code"]["coding"] if c["system"].startswith("https://careloop.app/")]
+    return ours
+
+
+def test_fhir_codes_instruments_in_loinc_beside_careloops_own(client, make_person):
+    """pain_today, the PEG score, PHQ-2 and GAD-2 items and totals: each keeps Careloop's code and
+    gains the LOINC code that means the same (a check-in with pain_today could not be exported)."""
+    person = make_person(name="Pat")
+    checkin = client.post("/v1/checkins", headers=person.headers, json=checkin_body(
+        pain_today=7, phq2_interest=2, phq2_mood=1, gad2_nervous=1, gad2_worry=1)).json
+    client.post("/v1/checkins", headers=person.headers, json=checkin_body(
+        recorded_at="2026-11-21T08:00:00Z", pain=None, phq2_interest=0, phq2_mood=2))
+    bundle = export(client, person, "fhir").json
+    assert bundle["meta"] == {"profile": ["http://hl7.org/fhir/StructureDefinition/Bundle|4.0.1"]}
+    codes = {}
+    for o in resources(bundle, "Observation"):
+        codes.setdefault(careloop_code(o), []).append(o)
+
+    def loinc(key):
+        return [c["code"] for o in codes[key] for c in o["code"]["coding"] if c["system"] == "http://loinc.org"]
+
+    assert loinc("pain_today") == ["72514-3"] and loinc("pain") == ["72514-3"]
+    assert loinc("peg_score") == ["91147-9"]
+    assert loinc("phq2_interest") == ["44250-9", "44250-9"] and loinc("phq2_mood") == ["44255-8", "44255-8"]
+    assert loinc("phq2_score") == ["55758-7", "55758-7"]
+    assert loinc("gad2_nervous") == ["69725-0"] and loinc("gad2_worry") == ["68509-9"]
+    assert loinc("gad2_score") == []  # 70274-6 is the GAD-7 total, not the GAD-2 one
+    [today] = codes["pain_today"]
+    assert today["valueQuantity"]["value"] == 7 and today["code"]["text"].startswith("Pain today")
+    screens = {(careloop_code(o), o["valueQuantity"]["value"], o["interpretation"][0]["coding"][0]["code"])
+               for key in ("phq2_score", "gad2_score") for o in codes[key]}
+    assert screens == {("phq2_score", 3, "POS"), ("phq2_score", 2, "NEG"), ("gad2_score", 2, "NEG")}
+    [gad2] = codes["gad2_score"]
+    assert len(gad2["derivedFrom"]) == 2
+    [panel] = [p for p in codes["checkin"] if p["identifier"][0]["value"] == checkin["id"]]
+    assert {m["reference"] for m in panel["hasMember"]} >= {f"urn:uuid:{o['id']}" for o in codes["gad2_score"]}
+    Bundle(bundle, strict=True)
+
+
+def test_fhir_new_substance_kinds_are_labelled(client, make_person):
+    person = make_person()
+    for kind in ("gabapentinoid", "z_drug", "muscle_relaxant", "sedative"):
+        client.post("/v1/doses", headers=person.headers, json=dose_body(substance_kind=kind, form="tablet",
+                                                                         product=None, amount=300, unit="mg"))
+    bundle = export(client, person, "fhir").json
+    assert sorted(s["medicationCodeableConcept"]["text"] for s in resources(bundle, "MedicationStatement")) == [
+        "Gabapentinoid: tablet", "Muscle relaxant: tablet", "Other sedative: tablet",
+        "Z-drug or other sleep medicine: tablet"]
 
 
 def test_fhir_doses_are_medication_statements_with_ucum_units(client, world):
