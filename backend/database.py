@@ -1,6 +1,7 @@
 """Statements every feature writes the same way: inserts that let a unique key decide, and claims
 of work rows that any number of processes can take side by side."""
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.errors import NotFound
@@ -21,10 +22,33 @@ def insert_once(model, row):
     return db.session.scalar(_insert(model).values(**row).on_conflict_do_nothing().returning(model))
 
 
-def insert_returning_ids(model, rows):
-    """INSERT … ON CONFLICT DO NOTHING for many rows, sent in batches; returns the ids it inserted."""
-    statement = _insert(model).on_conflict_do_nothing().returning(model.id).execution_options(render_nulls=True)
-    return set(db.session.scalars(statement, rows))
+def insert_rows(model, rows):
+    """Plain INSERT of many rows, as the driver's executemany (PostgreSQL: one pipeline).
+
+    Core, not the ORM's bulk insert (twice the Python per row), so every row must name the same
+    columns: a column some rows leave out gets its default in those rows, as the ORM would give it.
+    """
+    if not rows:
+        return
+    table = model.__table__
+    names = set().union(*rows)
+    missing = {}
+    for row in rows:
+        for name in names.difference(row):
+            if name not in missing:
+                missing[name] = _default(table.c[name])
+            row[name] = missing[name]()
+    db.session.execute(sa.insert(table), rows)
+
+
+def _default(column):
+    """A function giving the column's Python-side default (None when it has none)."""
+    default = column.default
+    if default is None:
+        return lambda: None
+    if default.is_callable:
+        return lambda: default.arg(None)
+    return lambda: default.arg
 
 
 def upsert_adding(model, row, *, key, column):

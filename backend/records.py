@@ -19,7 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from backend.api import Cursor
-from backend.database import insert_once, insert_returning_ids, owned, upsert_adding
+from backend.database import insert_once, insert_rows, owned, upsert_adding
 from backend.errors import Conflict, NotFound
 from backend.extensions import db
 from backend.sqltypes import UTCDateTime, utcnow
@@ -137,19 +137,21 @@ def create_once(model, user, data, on_create=None):
 
 
 def create_many(model, user, rows, on_create=None):
-    """Insert many records under their client ids in one statement; ids that exist are left alone.
+    """Insert many new records under their client ids, as one batch of rows.
 
-    Returns the ids it inserted, in order; `on_create(ids)` runs for them (a retry inserts and
-    announces none).
+    The caller has looked them up under the person's change counter and found none: a concurrent
+    insert of one of these ids (only someone else can make one then) fails the whole statement
+    with an IntegrityError, a 409, and nothing is half-written. `on_create(ids)` runs for them.
+    Returns their ids, in order.
     """
     if not rows:
         return []
     seq = next_change(user.id)
     now = utcnow()
-    values = [{"created_at": now, "updated_at": now, **row, "user_id": user.id, "sync_seq": seq} for row in rows]
-    stored = insert_returning_ids(model, values)
-    inserted = [row["id"] for row in rows if row["id"] in stored]  # in the order given
-    if inserted and on_create is not None:
+    insert_rows(model, [{"created_at": now, "updated_at": now, **row, "user_id": user.id, "sync_seq": seq}
+                        for row in rows])
+    inserted = [row["id"] for row in rows]
+    if on_create is not None:
         on_create(inserted)
     return inserted
 

@@ -13,8 +13,8 @@ def record_checkin(user, data):
 
 
 def record_checkins(user, rows):
-    """Store many check-ins at once (a phone's offline week, by sync); ids stored before are left
-    alone. One CheckInRecorded event per check-in inserted. Returns the ids inserted."""
+    """Store many new check-ins at once (a phone's offline week, by sync), one CheckInRecorded
+    event each. The caller made sure none of the ids exists (see records.create_many)."""
     return records.create_many(CheckIn, user, rows, on_create=lambda ids: events.record_all(
         events.CheckInRecorded(user.id, checkin_id) for checkin_id in ids))
 

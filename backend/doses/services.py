@@ -18,8 +18,8 @@ def log_dose(user, data):
 
 
 def log_doses(user, rows):
-    """Store many doses at once (by sync); ids stored before are left alone. One DoseLogged event
-    per dose inserted. Returns the ids inserted."""
+    """Store many new doses at once (by sync), one DoseLogged event each. The caller made sure none
+    of the ids exists (see records.create_many)."""
     return records.create_many(Dose, user, rows, on_create=lambda ids: events.record_all(
         events.DoseLogged(user.id, dose_id) for dose_id in ids))
 

@@ -22,7 +22,7 @@ from backend.extensions import db
 from backend.monitoring import services as monitoring
 from backend.records import last_change, next_change
 from backend.reminders import services as reminders
-from backend.sync.schema import TABLES, from_millis
+from backend.sync.schema import TABLES, from_millis, to_json_text, to_millis
 
 MAX_PUSH_RECORDS = 10_000
 PULL_BATCH = 1_000
@@ -79,12 +79,9 @@ def start_pull(user, last_pulled_at, migration=None):
 
 
 def _records(table, user_id, since, upto):
-    model, columns = table.model, table.columns
-    mapped = model.__table__.c
-    getters = [(c, (lambda row, a=c.attribute: getattr(row, a)) if c.attribute in mapped
-                else getattr(model, c.attribute).fget) for c in columns]
+    model, encode = table.model, _encoder(table)
     # A full pull has no lower bound: rows written before sync existed carry 0.
-    query = sa.select(*mapped).where(model.user_id == user_id, model.sync_seq <= upto)
+    query = sa.select(*encode.selected).where(model.user_id == user_id, model.sync_seq <= upto)
     if since is not None:
         query = query.where(model.sync_seq > since)
     if table.deletable:
@@ -92,15 +89,43 @@ def _records(table, user_id, since, upto):
     result = db.session.execute(query.execution_options(yield_per=PULL_BATCH))
     first = True
     for rows in result.partitions():
-        batch = []
-        for row in rows:
-            record = {"id": str(row.id)}
-            for column, get in getters:
-                record[column.name] = column.encode(get(row))
-            batch.append(record)
-        text = json.dumps(batch, separators=(",", ":"), ensure_ascii=False)[1:-1]
+        text = json.dumps([encode(row) for row in rows], separators=(",", ":"), ensure_ascii=False)[1:-1]
         yield text if first else "," + text
         first = False
+
+
+class _Encoder:
+    """Turns a row of a table's synced columns into a wire record: plain values as they are, instants
+    to epoch milliseconds, lists and objects to JSON text, derived fields computed from the row."""
+
+    def __init__(self, table):
+        model, mapped = table.model, table.model.__table__.c
+        stored = [c for c in table.columns if c.attribute in mapped]
+        self.selected = [model.id] + [mapped[c.attribute] for c in stored]
+        self.names = ["id"] + [c.name for c in stored]
+        self.converted = [(c.name, to_millis if c.kind == "instant" else to_json_text)
+                          for c in stored if c.kind != "plain"]
+        # Derived fields (a check-in's PEG score) are the model's properties, read off the row.
+        self.derived = [(c.name, getattr(model, c.attribute).fget) for c in table.columns if c.attribute not in mapped]
+
+    def __call__(self, row):
+        record = dict(zip(self.names, row))
+        record["id"] = str(record["id"])
+        for name, convert in self.converted:
+            if record[name] is not None:
+                record[name] = convert(record[name])
+        for name, derive in self.derived:
+            record[name] = derive(row)
+        return record
+
+
+_ENCODERS = {}
+
+
+def _encoder(table):
+    if table.name not in _ENCODERS:
+        _ENCODERS[table.name] = _Encoder(table)
+    return _ENCODERS[table.name]
 
 
 def _deleted(table, user_id, since, upto):
