@@ -1,5 +1,5 @@
-"""Pushing prompts: to the person at once for high severity (even in quiet hours), otherwise when
-quiet hours end; and a discreet alert to caregivers who asked for alerts."""
+"""Pushing prompts: to the person at once when urgent (high severity seen as it happened, even in
+quiet hours), otherwise when quiet hours end; and a discreet alert to caregivers who asked for alerts."""
 
 import dataclasses
 import datetime as dt
@@ -19,34 +19,50 @@ PUSH_LIFETIME = dt.timedelta(hours=6)
 RULE_TITLES = {
     "daily_limit": "Daily limit passed", "min_interval": "Doses close together", "escalation": "Use rising",
     "concentrated_7oh": "Concentrated 7-OH logged", "combination": "Risky combination logged",
-    "worsening": "Symptoms worse than usual", "withdrawal": "Withdrawal symptoms", "liver": "Possible liver warning signs",
+    "form_check": "Please confirm a dose's form", "worsening": "Symptoms worse than usual",
+    "withdrawal": "Withdrawal symptoms", "liver": "Possible liver warning signs", "emergency": "Emergency sign noted",
     "missed_checkins": "No recent check-in", "missed_dose": "Dose reminder not confirmed",
-    "breathing": "Slowed breathing noted",
 }
 # Caregivers are alerted about these, when the patient turned alerts on for them.
 ALERT_RULES = ("missed_checkins", "missed_dose")
 
 
+def urgent(prompt):
+    """High severity seen as it happened: pushed at once, through quiet hours, at high priority, and
+    caregivers with alerts are told. A high finding about something logged late carries no caregiver
+    alert (rules.LATE_AFTER) and a known combination comes back as a warning: noted, not sounded."""
+    return prompt.severity == "high" and prompt.alert_caregivers
+
+
+def caregiver_text(prompt, patient):
+    """Discreet either way: urgent ("Please check on … now") or routine; the person's name only when
+    they chose to have it said."""
+    name = patient.display_name if patient.name_in_caregiver_alerts and patient.display_name else None
+    if urgent(prompt):
+        return f"Please check on {name} now" if name else "Please check on someone you support now"
+    return f"An update about {name or 'someone you support'} needs your attention"
+
+
 def prompt_message(prompt, purpose, patient, token):
     """Discreet unless the person chose detailed texts; a caregiver alert never names a rule."""
     data = {"type": "prompt" if purpose == Purpose.PROMPT else "alert", "prompt_id": str(prompt.id)}
+    priority = "high" if urgent(prompt) else "normal"
     if purpose == Purpose.ALERT:
-        name = patient.display_name or "someone you support"
         data["patient_id"] = str(patient.id)
-        return PushMessage(token=token, title="Careloop", body=f"An update about {name} needs your attention",
-                           data=data, collapse_key=f"alert-{patient.id}")
-    body = "An important update needs your attention" if prompt.severity == "high" else "You have a new update"
-    # The collapse key travels to FCM and APNs too: discreet pushes group by severity, not by rule.
-    collapse_key = f"prompt-{prompt.severity}"
+        return PushMessage(token=token, title="Careloop", body=caregiver_text(prompt, patient), data=data,
+                           collapse_key=f"alert-{patient.id}", priority=priority)
+    body = "An important update needs your attention" if urgent(prompt) else "You have a new update"
+    # The collapse key travels to FCM and APNs too: discreet pushes group by urgency, not by rule.
+    collapse_key = "prompt-high" if urgent(prompt) else "prompt-normal"
     if patient.notification_privacy == "detailed":
         body = RULE_TITLES.get(prompt.rule, body)
         collapse_key = f"prompt-{prompt.rule}"
     return PushMessage(token=token, title="Careloop", body=body, data=data, collapse_key=collapse_key,
-                       priority="high" if prompt.severity == "high" else "normal")
+                       priority=priority)
 
 
 def caregiver_alert_due(prompt):
-    return prompt.alert_caregivers and (prompt.severity == "high" or prompt.rule in ALERT_RULES)
+    return prompt.alert_caregivers and (urgent(prompt) or prompt.rule in ALERT_RULES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +117,7 @@ def send_prompt_pushes(now, batch_size=200):
     for prompt in prompts:
         patient = patients[prompt.user_id]
         quiet_until = patient.quiet_until(now)
-        if prompt.severity != "high" and quiet_until is not None:
+        if not urgent(prompt) and quiet_until is not None:
             prompt.push_after = quiet_until
             continue
         subject = PromptSubject(prompt, patient)

@@ -5,7 +5,8 @@ from backend.monitoring.models import Plan
 from backend.sqltypes import utcnow
 
 DEFAULTS = {
-    # Per substance: {"daily_limit": {"amount": 8, "unit": "g"}, "min_interval_minutes": 240}.
+    # Per substance: {"daily_limit": {"amount": 8, "unit": "g", "forms": ["leaf_powder"]},
+    # "daily_limits": [{"amount": 30, "unit": "mg", "forms": ["concentrate_7oh"]}], "min_interval_minutes": 240}.
     # No limit is assumed: a personal limit is the person's (and their clinician's) to set.
     "substances": {},
     "escalation_percent": 25,
@@ -25,6 +26,15 @@ def effective_plan(user):
     if plan is not None:
         settings.update(plan.settings)
     return settings
+
+
+def daily_limits(plan, kind):
+    """The person's daily limits of a substance kind: `daily_limit` (one, as older apps send it) and
+    `daily_limits` (one per form or forms), each {"amount", "unit", "forms"?}. A limit without
+    `forms` covers every form, each form's total on its own: forms are never added together."""
+    settings = (plan.get("substances") or {}).get(kind) or {}
+    single = [settings["daily_limit"]] if settings.get("daily_limit") else []
+    return single + list(settings.get("daily_limits") or ())
 
 
 def replace_plan(user, settings):

@@ -20,7 +20,7 @@ def raise_prompt(user, finding, plan, now):
         Prompt.user_id == user.id, Prompt.dedupe_key == finding.dedupe_key))
     if exists is not None:
         return None
-    if finding.severity != "high":
+    if finding.severity != "high" and finding.cooldown:
         cooldown = dt.timedelta(hours=plan["cooldown_hours"])
         recent = db.session.scalar(sa.select(Prompt.id).where(
             Prompt.user_id == user.id, Prompt.rule == finding.rule, Prompt.subject == finding.subject,

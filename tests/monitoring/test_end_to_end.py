@@ -89,7 +89,7 @@ def test_patient_and_caregiver_devices_receive_exactly_the_prompts_and_alerts_du
     # Set up from the phones: devices, time zone, an invite with alerts, a plan with a kratom limit.
     patient = Phone(client, "e2e-patient", "Robin")
     carer = Phone(client, "e2e-carer", "Casey")
-    patient.call("patch", "/v1/me", json={"timezone": ZONE})
+    patient.call("patch", "/v1/me", json={"timezone": ZONE, "name_in_caregiver_alerts": True})
     for who, token, platform in ((patient, "patient-phone", "android"), (patient, "patient-tablet", "ios"),
                                  (carer, "carer-phone", "android")):
         who.call("post", "/v1/devices", 201, json={"token": token, "platform": platform})
@@ -116,14 +116,15 @@ def test_patient_and_caregiver_devices_receive_exactly_the_prompts_and_alerts_du
         ("patient-tablet", "You have a new update", "prompt", "normal")]
     assert all(m["data"] == {"type": "prompt", "prompt_id": limit["id"]} for m in first)
 
-    # 2. An opioid 30 minutes after kratom: high, pushed at once, and the caregiver is alerted.
+    # 2. An opioid 30 minutes after kratom: high, pushed at once, and the caregiver is alerted (the
+    # urgent text, with the name Robin chose to have said).
     log_dose(12, 30, 10, "mg", substance_kind="opioid", form="tablet")
     monitor_pass(2)
     combination = patient.call("get", "/v1/prompts")["items"][0]
     assert (combination["rule"], combination["subject"], combination["severity"]) == ("combination", "opioid", "high")
     second = received()
     assert sorted((m["token"], m["notification"]["body"], m["android"]["priority"]) for m in second) == [
-        ("carer-phone", "An update about Robin needs your attention", "high"),
+        ("carer-phone", "Please check on Robin now", "high"),
         ("patient-phone", "An important update needs your attention", "high"),
         ("patient-tablet", "An important update needs your attention", "high")]
     by_token = {m["token"]: m for m in second}

@@ -118,7 +118,8 @@ def test_a_plan_change_applies_to_the_next_evaluation(patient, plan, dose, monit
     dose(person, utc(2026, 11, 25, 10), 1)
     monitor()
     [prompt] = prompts(person)
-    assert prompt["evidence"] == {"date": "2026-11-25", "total": 10000, "unit": "mg", "limit": 9500}
+    assert prompt["evidence"] == {"date": "2026-11-25", "form": "leaf_powder", "total": 10000, "unit": "mg",
+                                  "limit": 9500}
 
 
 # The caregiver's view ----------------------------------------------------------------------------
@@ -170,15 +171,17 @@ def every_rule(patient, caregiver, plan, dose, checkin, monitor, client, app, cl
         dose(person, today + 8 * HOUR, 10, "mg", substance_kind="opioid", form="tablet")
         dose(person, today + 9 * HOUR, 20, "mg", substance_kind="adhd_stimulant", form="tablet")
         dose(person, today + 10 * HOUR, 5, "mg", form="concentrate_7oh")
+        dose(person, today + 10 * HOUR, 1, "tablet", substance_kind="other", form="tablet", product="7OH tabs")
         for n in range(16, 2, -1):                                     # worsening: pain and ADHD
-            checkin(person, today - n * DAY + 9 * HOUR, pain=4, enjoyment_interference=4,
+            checkin(person, today - n * DAY + 9 * HOUR, pain_today=4, pain=4, enjoyment_interference=4,
                     activity_interference=4, focus=1, hyperactivity=1, impulsivity=1, restlessness=1)
         symptoms = [[], ["sweating"], ["sweating", "yawning"]]          # withdrawal rising
         for n in (2, 1, 0):
-            checkin(person, today - n * DAY + 9 * HOUR, pain=7, enjoyment_interference=7, activity_interference=7,
+            checkin(person, today - n * DAY + 9 * HOUR, pain_today=7, pain=7, enjoyment_interference=7,
+                    activity_interference=7,
                     focus=3, hyperactivity=3, impulsivity=3, restlessness=3, withdrawal_symptoms=symptoms[2 - n])
         checkin(person, today + 11 * HOUR, pain=7, withdrawal_symptoms=["sweating", "yawning", "tremor"],
-                side_effects=["dark_urine", "slowed_breathing"])       # withdrawal, liver, breathing
+                side_effects=["dark_urine", "slowed_breathing"])       # withdrawal, liver, emergency
         response = client.post("/v1/reminders", headers=person.headers, json={
             "id": str(uuid.uuid4()), "kind": "dose", "times": ["13:00"], "confirm_within_minutes": 30,
             "alert_caregivers": True})
@@ -250,7 +253,7 @@ def test_high_severity_is_pushed_at_once_even_in_quiet_hours(patient, caregiver,
     monitor(late)
     assert [(token, body, data["type"]) for token, _, body, data in pushes()] == [
         (person.phone, "An important update needs your attention", "prompt"),
-        (carer.phone, "An update about Pat needs your attention", "alert")]
+        (carer.phone, "Please check on someone you support now", "alert")]
 
 
 def test_a_warning_waits_until_quiet_hours_end(patient, plan, dose, monitor, pushes, prompts, client):
@@ -296,7 +299,7 @@ def test_caregivers_are_alerted_only_with_alerts_on_and_only_about_what_needs_it
     sent = pushes()[1:]
     assert [(token, body, data["type"]) for token, _, body, data in sent] == [
         (person.phone, "An important update needs your attention", "prompt"),
-        (alerted.phone, "An update about Robin needs your attention", "alert")]
+        (alerted.phone, "Please check on someone you support now", "alert")]
     assert pushes(not_alerted.phone) == []
     with app.app_context():
         for push in db.session.scalars(sa.select(LocalPush)):

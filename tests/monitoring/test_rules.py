@@ -12,6 +12,7 @@ from backend.events.drain import drain_events
 from backend.events.models import Event
 from backend.extensions import db
 from backend.monitoring.models import Prompt
+from backend.checkins.vocabulary import LIVER_WARNING_SIGNS
 from tests.monitoring.conftest import KRATOM_LIMIT, rules_of
 from tests.support import NOW, local, utc
 
@@ -32,23 +33,25 @@ def test_daily_total_equal_to_the_limit_is_silent_and_just_above_it_fires(patien
     monitor()
     assert prompts(person) == []
 
-    dose(person, utc(2026, 11, 25, 11), 1, "mg")
+    dose(person, utc(2026, 11, 25, 11), 0.001, "g")
     monitor()
     [prompt] = prompts(person)
     assert (prompt["rule"], prompt["subject"], prompt["severity"]) == ("daily_limit", "kratom", "warning")
-    assert prompt["evidence"] == {"date": "2026-11-25", "total": 8.001, "unit": "g", "limit": 8}
+    assert prompt["evidence"] == {"date": "2026-11-25", "form": "leaf_powder", "total": 8.001, "unit": "g", "limit": 8}
+    assert "kratom (leaf powder)" in prompt["message"]
     assert "8.001 g" in prompt["message"] and "8 g" in prompt["message"]
 
 
 def test_grams_and_milligrams_add_up_exactly_at_the_limit(patient, plan, dose, monitor, prompts):
     # 100 mg + 200 mg is 0.30000000000000004 g in binary floating point: still not above 0.3 g.
     person = patient()
-    plan(person, substances=kratom_limit(0.3))
-    dose(person, utc(2026, 11, 25, 8), 100, "mg")
-    dose(person, utc(2026, 11, 25, 9), 200, "mg")
+    plan(person, substances={"nsaid": {"daily_limit": {"amount": 0.3, "unit": "g"}}})
+    tablet = {"substance_kind": "nsaid", "form": "tablet"}
+    dose(person, utc(2026, 11, 25, 8), 100, "mg", **tablet)
+    dose(person, utc(2026, 11, 25, 9), 200, "mg", **tablet)
     monitor()
     assert prompts(person) == []
-    dose(person, utc(2026, 11, 25, 10), 500, "mcg")
+    dose(person, utc(2026, 11, 25, 10), 500, "mcg", **tablet)
     monitor()
     [prompt] = prompts(person)
     assert prompt["evidence"]["total"] == pytest.approx(0.3005)
@@ -79,7 +82,7 @@ def test_capsules_are_never_added_to_grams(patient, plan, dose, monitor, prompts
     dose(capsules, utc(2026, 11, 25, 10), 2, "capsule", form="capsule")
     monitor()
     [prompt] = prompts(capsules)
-    assert prompt["evidence"] == {"date": "2026-11-25", "total": 5, "unit": "capsule", "limit": 4}
+    assert prompt["evidence"] == {"date": "2026-11-25", "form": "capsule", "total": 5, "unit": "capsule", "limit": 4}
 
 
 def test_23_30_and_00_30_local_are_two_days(patient, plan, dose, monitor, prompts):
@@ -190,7 +193,8 @@ def test_escalation_at_exactly_25_percent_fires_and_just_below_is_silent(patient
         return
     [prompt] = found
     assert (prompt["rule"], prompt["subject"], prompt["severity"]) == ("escalation", "kratom", "warning")
-    assert prompt["evidence"] == {"recent_daily_mean_g": 5.0, "prior_daily_mean_g": 4.0, "percent_rise": 25}
+    assert prompt["evidence"] == {"form": "leaf_powder", "unit": "g", "recent_mean": 5.0, "prior_mean": 4.0,
+                                  "recent_days": 7, "prior_days": 21, "percent_rise": 25}
 
 
 def test_escalation_needs_enough_data(patient, dose, monitor, prompts):
@@ -270,8 +274,11 @@ def test_any_concentrated_7oh_product_is_high(patient, dose, monitor, prompts, s
     monitor()
     [prompt] = prompts(person)
     assert (prompt["rule"], prompt["severity"]) == ("concentrated_7oh", "high")
-    assert prompt["evidence"] == {"dose_id": logged["id"]}
+    assert prompt["evidence"] == {"dose_id": logged["id"], "date": "2026-11-25"}
     assert "emergency services" in prompt["message"]
+    assert "FDA recommended scheduling it" in prompt["message"] and "July 2025" in prompt["message"]
+    assert "far more strongly at the opioid receptor than mitragynine" in prompt["message"]
+    assert "pharmacist about naloxone" in prompt["message"]
 
 
 def test_leaf_kratom_alone_raises_nothing(patient, dose, monitor, prompts):
@@ -284,7 +291,8 @@ def test_leaf_kratom_alone_raises_nothing(patient, dose, monitor, prompts):
 # 5 ─ worsening ------------------------------------------------------------------------------------
 
 def peg(value):
-    return {"pain": value, "enjoyment_interference": value, "activity_interference": value}
+    """The daily pain item (the worsening rule's) and the weekly PEG items, all at `value`."""
+    return {"pain_today": value, "pain": value, "enjoyment_interference": value, "activity_interference": value}
 
 
 def adhd(value):
@@ -348,7 +356,7 @@ def test_three_withdrawal_symptoms_in_one_checkin_fire(patient, checkin, monitor
         return
     [prompt] = found
     assert (prompt["rule"], prompt["subject"], prompt["severity"]) == ("withdrawal", "symptoms", "warning")
-    assert prompt["evidence"] == {"checkin_id": logged["id"], "symptoms": symptoms}
+    assert prompt["evidence"] == {"checkin_id": logged["id"], "symptoms": symptoms, "score": 3.5}
 
 
 @pytest.mark.parametrize("counts, fires", [((0, 1, 2), True), ((1, 1, 2), False), ((2, 1, 2), False)])
@@ -364,30 +372,28 @@ def test_withdrawal_symptoms_rising_over_three_checkins_fire(patient, checkin, m
         return
     [prompt] = found
     assert (prompt["rule"], prompt["subject"]) == ("withdrawal", "rising")
-    assert prompt["evidence"] == {"checkin_ids": [c["id"] for c in logged], "counts": list(counts)}
+    assert prompt["evidence"] == {"checkin_ids": [c["id"] for c in logged], "scores": [0, 0.5, 1.5]}
 
 
 # 7 ─ liver warning signs --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("signs, fires", [
-    (["dark_urine"], True),
-    (["yellow_skin_or_eyes"], True),
-    (["yellow_skin_or_eyes", "upper_right_belly_pain"], True),
-    (["upper_right_belly_pain"], False),
-    (["unusual_fatigue", "fever", "nausea"], False),
-])
-def test_dark_urine_or_yellow_skin_means_seek_medical_care_today(patient, checkin, monitor, prompts, signs, fires):
+@pytest.mark.parametrize("signs", [[sign] for sign in LIVER_WARNING_SIGNS] + [
+    ["yellow_skin_or_eyes", "upper_right_belly_pain"], ["nausea", "unusual_fatigue", "fever"], ["nausea"], []])
+def test_each_liver_warning_sign_of_the_vocabulary_means_seek_medical_care_today(patient, checkin, monitor, prompts,
+                                                                                signs):
+    # Exactly the vocabulary's list, the one the report's liver box shows: pale stools and itching too.
     person = patient()
-    checkin(person, utc(2026, 11, 25, 9), side_effects=signs)
+    checkin(person, utc(2026, 11, 25, 9), side_effects=signs, pain=3)
     monitor()
     found = prompts(person)
-    if not fires:
+    seen = [sign for sign in signs if sign in LIVER_WARNING_SIGNS]
+    if not seen:
         assert found == []
         return
     [prompt] = found
     assert (prompt["rule"], prompt["severity"]) == ("liver", "high")
     assert "seek medical care today" in prompt["message"]
-    assert prompt["evidence"]["signs"] == signs
+    assert prompt["evidence"]["signs"] == seen
 
 
 @pytest.mark.parametrize("side_effects, fires", [
@@ -403,9 +409,10 @@ def test_slowed_breathing_points_to_emergency_services(patient, checkin, monitor
         assert found == []
         return
     [prompt] = found
-    assert (prompt["rule"], prompt["severity"]) == ("breathing", "high")
+    assert (prompt["rule"], prompt["subject"], prompt["severity"]) == ("emergency", "slowed_breathing", "high")
     assert "call emergency services" in prompt["message"]
-    assert prompt["evidence"] == {"checkin_id": logged["id"]}
+    assert "pharmacist about naloxone" in prompt["message"]
+    assert prompt["evidence"] == {"checkin_id": logged["id"], "signs": ["slowed_breathing"]}
 
 
 def test_liver_signs_twice_in_one_day_prompt_once(patient, checkin, monitor, prompts):
@@ -458,7 +465,7 @@ def test_48_hours_without_a_checkin_while_reminders_are_on_prompts_and_alerts(
     assert prompt["evidence"] == {"last_checkin_at": "2026-11-25T20:00:00+00:00"}
     assert pushes(person.phone) == [(person.phone, "Careloop", "You have a new update",
                                      {"type": "prompt", "prompt_id": prompt["id"]})]
-    assert pushes(carer.phone) == [(carer.phone, "Careloop", "An update about Robin needs your attention",
+    assert pushes(carer.phone) == [(carer.phone, "Careloop", "An update about someone you support needs your attention",
                                     {"type": "alert", "prompt_id": prompt["id"], "patient_id": person.id})]
     assert pushes(quiet.phone) == []
 
@@ -546,7 +553,7 @@ def test_an_unconfirmed_dose_reminder_alerts_caregivers_when_the_patient_chose_s
     reminder_jobs(utc(2026, 11, 25, 13, 30))
     [prompt] = prompts(person)
     assert (prompt["rule"], prompt["severity"]) == ("missed_dose", "warning")
-    assert [body for _, _, body, _ in pushes(carer.phone)] == ["An update about Robin needs your attention"]
+    assert [body for _, _, body, _ in pushes(carer.phone)] == ["An update about someone you support needs your attention"]
 
 
 @pytest.mark.parametrize("confirmed, alert_caregivers", [(True, True), (False, False)])
@@ -689,14 +696,13 @@ def test_cooldown_hours_follow_the_plan_and_other_subjects_are_not_held(patient,
         ("kratom", "2026-11-25T08:50:00Z"), ("nsaid", "2026-11-25T06:50:00Z"), ("kratom", "2026-11-25T06:30:00Z")]
 
 
-def test_high_severity_has_no_cooldown(patient, dose, monitor, prompts):
+def test_high_severity_has_no_cooldown(patient, checkin, monitor, prompts):
     person = patient()
-    dose(person, utc(2026, 11, 25, 6))
-    dose(person, utc(2026, 11, 25, 7), 10, "mg", substance_kind="opioid", form="tablet")
-    monitor(utc(2026, 11, 25, 7))
-    dose(person, utc(2026, 11, 25, 8), 10, "mg", substance_kind="opioid", form="tablet")
-    monitor(utc(2026, 11, 25, 8))
-    assert rules_of(prompts(person)) == [("combination", "opioid", "high")] * 2
+    checkin(person, utc(2026, 11, 25, 20), side_effects=["dark_urine"])
+    monitor(utc(2026, 11, 25, 20))
+    checkin(person, utc(2026, 11, 26, 8), side_effects=["dark_urine"])      # 12 hours later, the next day
+    monitor(utc(2026, 11, 26, 8))
+    assert rules_of(prompts(person)) == [("liver", "liver", "high")] * 2
 
 
 def test_the_plan_in_effect_when_the_event_is_handled_is_the_one_applied(patient, plan, dose, monitor, prompts):
