@@ -26,7 +26,7 @@ def _evaluate(user, record, rule_functions, now):
 
 
 def on_dose(event, now):
-    """A dose was logged or corrected: daily limit, interval, escalation and combination rules."""
+    """A dose was logged or corrected: daily limit, interval, escalation, 7-OH, combination and form rules."""
     dose = db.session.get(Dose, event.dose_id)
     if dose is None or dose.deleted_at is not None:
         return []
@@ -34,7 +34,7 @@ def on_dose(event, now):
 
 
 def on_checkin(event, now):
-    """A check-in was recorded or corrected: worsening, withdrawal and liver rules."""
+    """A check-in was recorded or corrected: worsening, withdrawal, liver and emergency-sign rules."""
     checkin = db.session.get(CheckIn, event.checkin_id)
     if checkin is None or checkin.deleted_at is not None:
         return []

@@ -389,10 +389,10 @@ def form_check(ctx, dose):
     product = (dose.product or "").strip()
     if product and SEVEN_OH_NAME.search(product):
         reason = "name"
-        seen = f"The dose you logged at {ctx.local_time(dose.taken_at)} names “{product}”, which reads like a " \
-               f"concentrated 7-OH product, but its form is {form_words(dose.form)}."
-    elif dose.substance_kind == "kratom" and dose.unit in ("mg", "mcg") \
-            and convert(dose.amount, dose.unit, "g") < MILLIGRAM_SCALE:
+        seen = (f"The dose you logged at {ctx.local_time(dose.taken_at)} names “{product}”, which reads like a "
+                f"concentrated 7-OH product, but its form is {form_words(dose.form)}.")
+    elif (dose.substance_kind == "kratom" and dose.unit in ("mg", "mcg")
+          and convert(dose.amount, dose.unit, "g") < MILLIGRAM_SCALE):
         reason = "amount"
         seen = (f"The kratom you logged at {ctx.local_time(dose.taken_at)} is "
                 f"{display_amount(dose.amount, dose.unit)}, logged as {form_words(dose.form)}: leaf and capsules "

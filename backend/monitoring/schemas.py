@@ -10,9 +10,10 @@ class LimitSchema(Schema):
     amount = Number(required=True, allow_nan=False,
                              validate=ma.validate.Range(0, 100_000, min_inclusive=False))
     unit = ma.fields.String(required=True, validate=ma.validate.OneOf(UNITS))
-    forms = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(FORM_NAMES)), validate=ma.validate.Length(min=1),
-                           metadata={"description": "The forms the limit covers (every form when left out); each "
-                                                    "form's daily total is compared on its own, never added to another's"})
+    forms = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(FORM_NAMES)), validate=ma.validate.Length(min=1),
+        metadata={"description": "The forms the limit covers (every form when left out); each form's daily total "
+                                 "is compared on its own, never added to another's"})
 
 
 class SubstancePlanSchema(Schema):
@@ -32,13 +33,16 @@ def bounded(low, high, description):
 class PlanSchema(Schema):
     substances = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.OneOf(SUBSTANCE_KINDS)),
                                 values=ma.fields.Nested(SubstancePlanSchema))
-    escalation_percent = bounded(5, 500, "Escalation: mean amount per logged day of the last 7 days this much above the 21 before (25)")
+    escalation_percent = bounded(5, 500, "Escalation: mean amount per logged day of the last 7 days this much "
+                                         "above the 21 before (25)")
     combination_window_hours = bounded(1, 48, "Risky combination: doses this close together (6)")
     worsening_days = bounded(2, 14, "Worsening: days running above baseline (3)")
     baseline_days = bounded(7, 60, "Worsening: days of baseline before them (14)")
-    withdrawal_symptom_count = bounded(1, 15, "Withdrawal: score of one check-in (3); a symptom weighs 1, a specific sign 1.5, anxiety, restlessness or irritability 0.5")
+    withdrawal_symptom_count = bounded(1, 15, "Withdrawal: score of one check-in (3); a symptom weighs 1, a specific "
+                                              "sign 1.5, anxiety, restlessness or irritability 0.5")
     missed_checkin_hours = bounded(12, 336, "Missed check-ins: hours without one while reminders are on (48)")
-    cooldown_hours = bounded(1, 720, "A warning fires again for the same rule and subject only after this (24); daily digests and missed doses are not held")
+    cooldown_hours = bounded(1, 720, "A warning fires again for the same rule and subject only after this (24); "
+                                     "daily digests and missed doses are not held")
 
 
 class PromptSchema(Schema):

@@ -553,7 +553,8 @@ def test_an_unconfirmed_dose_reminder_alerts_caregivers_when_the_patient_chose_s
     reminder_jobs(utc(2026, 11, 25, 13, 30))
     [prompt] = prompts(person)
     assert (prompt["rule"], prompt["severity"]) == ("missed_dose", "warning")
-    assert [body for _, _, body, _ in pushes(carer.phone)] == ["An update about someone you support needs your attention"]
+    assert [body for _, _, body, _ in pushes(carer.phone)] == [
+        "An update about someone you support needs your attention"]
 
 
 @pytest.mark.parametrize("confirmed, alert_caregivers", [(True, True), (False, False)])
