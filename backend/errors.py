@@ -19,11 +19,13 @@ class Problem(Exception):
     title = "Bad Request"
     slug = None
 
-    def __init__(self, detail=None, *, errors=None, headers=None):
+    def __init__(self, detail=None, *, errors=None, headers=None, members=None):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        # Extension members of the problem document (RFC 9457 §3.2), e.g. the record it is about.
+        self.members = members or {}
 
 
 class NotFound(Problem):
@@ -50,9 +52,10 @@ class InvalidInput(Problem):
         super().__init__(message, errors=[{"pointer": f"#/{field}", "field": field, "detail": message}])
 
 
-def problem_response(status, title, detail=None, *, slug=None, errors=None, headers=None):
+def problem_response(status, title, detail=None, *, slug=None, errors=None, headers=None, members=None):
     """Render one problem document (RFC 9457)."""
     body = {
+        **(members or {}),
         "type": PROBLEM_BASE + slug if slug else "about:blank",
         "title": title,
         "status": status,
@@ -124,7 +127,7 @@ def handle_http_exception(error):
 def handle_problem(error):
     """Render a domain Problem."""
     return problem_response(error.status, error.title, error.detail, slug=error.slug,
-                            errors=error.errors, headers=error.headers)
+                            errors=error.errors, headers=error.headers, members=error.members)
 
 
 def handle_integrity_error(error):

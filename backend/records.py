@@ -104,14 +104,16 @@ class ClientRecord(Synced):
 
     # Each record type names the instant it is listed by (recorded_at, taken_at).
     sort_column_name: str
-    # How errors name the record ("check-in", "dose").
+    # How errors name the record ("check-in", "dose"), and where the API serves the collection.
     noun: str
+    api_path: str
     # Columns cleared when the record becomes a tombstone: free text and answers.
     scrub_on_delete: tuple = ()
 
 
 def create_once(model, user, data, on_create=None):
-    """Insert a record under its client id; a retry of the same create returns the stored record.
+    """Insert a record under its client id; a retry of the same create returns the stored record,
+    and the same id with other content is a 409 that names the fields and the record's URL.
 
     `on_create(record)` runs only when this call inserted it (a retry records no second event).
 
@@ -133,6 +135,14 @@ def create_once(model, user, data, on_create=None):
         raise Conflict("A record with this id already exists.")
     if existing.deleted_at is not None:
         raise Conflict("The record with this id was deleted.")
+    differing = [name for name, value in data.items() if getattr(existing, name) != value]
+    if differing:  # not a retry but a correction: the phone must not believe it was saved
+        location = f"{model.api_path}/{existing.id}"
+        raise Conflict(
+            "A record with this id was stored before with other content: change it with PATCH at its URL.",
+            errors=[{"pointer": f"#/{name}", "field": name, "detail": "Differs from the stored record."}
+                    for name in differing],
+            headers={"Location": location}, members={"record": location})
     return existing
 
 

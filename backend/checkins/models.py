@@ -22,6 +22,7 @@ class CheckIn(ClientRecord, db.Model):
         sa.Index("ix_checkins_user_sync", "user_id", "sync_seq"),
     )
     noun = "check-in"
+    api_path = "/v1/checkins"
     sort_column_name = "recorded_at"
     scrub_on_delete = SCORE_ITEMS + ("sleep_hours", "side_effects", "withdrawal_symptoms", "withdrawal_severity",
                                      "note")

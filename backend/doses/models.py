@@ -18,6 +18,7 @@ class Dose(ClientRecord, db.Model):
         sa.Index("ix_doses_user_sync", "user_id", "sync_seq"),
     )
     noun = "dose"
+    api_path = "/v1/doses"
     sort_column_name = "taken_at"
     scrub_on_delete = ("product", "note")
 

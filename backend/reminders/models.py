@@ -43,6 +43,7 @@ class ReminderSchedule(ClientRecord, db.Model):
                  sqlite_where=sa.text("active AND deleted_at IS NULL")),
     )
     noun = "reminder"
+    api_path = "/v1/reminders"
     sort_column_name = "created_at"
     scrub_on_delete = ("label",)
     # Moved by the jobs at every fire; a phone reads it from GET /v1/reminders, not from sync.

@@ -151,15 +151,27 @@ def test_retrying_a_create_returns_the_stored_record(app, client, kind, alice, c
     assert count(app, kind.model) == 1
 
 
-def test_a_retry_with_other_content_keeps_what_was_stored_first(app, client, kind, alice):
+def test_a_retry_with_other_content_is_a_409_naming_the_fields_and_the_record_and_keeps_the_first(
+        app, client, kind, alice):
+    """The phone must not believe its correction was saved: it is told to PATCH the record instead."""
     body = kind.body(**kind.private)
     first = client.post(kind.path, json=body, headers=alice.headers)
     retry = client.post(kind.path, json=dict(body, **kind.change), headers=alice.headers)
-    assert retry.status_code == 201
-    assert retry.json == first.json
+    problem = assert_problem(retry, 409, *kind.change)
+    assert problem["record"] == f"{kind.path}/{body['id']}"
+    assert retry.headers["Location"] == f"{kind.path}/{body['id']}"
+    assert client.get(f"{kind.path}/{body['id']}", headers=alice.headers).json == first.json
     row = stored(app, kind.model, body["id"])
     assert {name: row[name] for name in kind.change} == {name: body.get(name) for name in kind.change}
     assert count(app, kind.model) == 1
+
+
+def test_a_retry_that_spells_the_same_content_differently_is_still_a_retry(app, client, kind, alice):
+    body = kind.body()
+    first = client.post(kind.path, json=body, headers=alice.headers)
+    same = dict(body, **{kind.instant: first.json[kind.instant]}) if kind.client_instant else body
+    retry = client.post(kind.path, json=same, headers=alice.headers)
+    assert (retry.status_code, retry.json) == (201, first.json)
 
 
 def test_creating_under_another_users_id_is_a_conflict_that_reveals_nothing(app, client, kind, alice, bob):
