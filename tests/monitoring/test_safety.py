@@ -315,6 +315,22 @@ def test_in_a_us_zone_the_numbers_are_911_and_988_elsewhere_the_local_ones(patie
     assert "988" not in by_rule["withdrawal"] and "your local emergency number" in by_rule["withdrawal"]
 
 
+def test_worsening_reads_the_daily_pain_item_not_the_weekly_peg(patient, checkin, monitor, prompts):
+    # Before: the rule averaged PEG, which asks about the past week, over overlapping days.
+    weekly, daily = patient(), patient()
+    for n in range(16, -1, -1):
+        worse = n <= 2
+        checkin(weekly, TODAY - n * DAY + 9 * HOUR, pain_today=4, pain=6 if worse else 4,
+                enjoyment_interference=6 if worse else 4, activity_interference=6 if worse else 4)
+        checkin(daily, TODAY - n * DAY + 9 * HOUR, pain_today=6 if worse else 4, pain=4, enjoyment_interference=4,
+                activity_interference=4)
+    monitor()
+    assert prompts(weekly) == []
+    [prompt] = prompts(daily)
+    assert (prompt["rule"], prompt["subject"]) == ("worsening", "pain")
+    assert prompt["evidence"]["recent"] == [6, 6, 6] and "pain today" in prompt["message"]
+
+
 # No floods, no stale alarms -------------------------------------------------------------------------
 
 def test_a_week_of_the_same_combination_is_one_prompt_a_day_high_only_the_first_time(
