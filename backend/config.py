@@ -25,7 +25,8 @@ def load_config(instance_path, overrides=None):
     config = {
         "CARELOOP_ENV": careloop_env,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(env.get("DATABASE_URL") or default_db),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failing statement's values (people's notes, answers) never reach a log.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         # Keys the hashes of invite codes and report-link tokens (HMAC): a copy of the database
         # alone is not enough to brute-force a short code offline.
         "SECRET_KEY": env.get("CARELOOP_SECRET_KEY") or (None if production else "careloop-development-only-key"),

@@ -1,15 +1,31 @@
 """Domain errors and the single RFC 9457 problem+json rendering of every error."""
 
 import logging
+import re
+import threading
+import time
+import traceback
+import uuid
 
 import sqlalchemy as sa
-from flask import current_app, json, request
+from flask import current_app, g, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_MIMETYPE = "application/problem+json"
 PROBLEM_BASE = "https://careloop.app/problems/"
 
 log = logging.getLogger(__name__)
+
+# How long the database may be away before a phone tries again, and how often an outage is logged.
+RETRY_AFTER_SECONDS = 5
+OUTAGE_LOG_INTERVAL = 30.0
+# Errors that may say the database (or the pool in front of it) cannot be reached right now, as
+# opposed to a statement that failed: then the request is answered 503 and nothing of it was kept.
+MAYBE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+# SQLite reports a bad statement as an OperationalError too; only these mean "not now".
+SQLITE_BUSY = ("database is locked", "database table is locked", "unable to open database", "disk i/o error")
+# A request id a client or proxy sent is echoed only when it looks like one.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class Problem(Exception):
@@ -138,16 +154,80 @@ def handle_integrity_error(error):
     return problem_response(409, "Conflict", "This conflicts with data already stored.", slug="conflict")
 
 
+class _OutageLog:
+    """Logs a database outage once per interval (with how many requests it turned away since), not
+    once per request: a 5 s cut under load would otherwise write thousands of lines."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._last = None
+        self._since = 0
+
+    def note(self, error):
+        now = time.monotonic()
+        with self._lock:
+            self._since += 1
+            if self._last is not None and now - self._last < OUTAGE_LOG_INTERVAL:
+                return
+            turned_away, self._since, self._last = self._since, 0, now
+        # The type only: a driver's message can quote the statement's values.
+        log.warning("database unavailable (%s): answering 503; %d request(s) turned away since the last report",
+                    type(getattr(error, "orig", None) or error).__name__, turned_away)
+
+
+outages = _OutageLog()
+
+
+def unavailable(error):
+    """Whether a database error means "cannot be reached right now" rather than "this statement failed"."""
+    if isinstance(error, (sa.exc.TimeoutError, sa.exc.InterfaceError)) or error.connection_invalidated:
+        return True
+    orig = getattr(error, "orig", None)
+    if type(orig).__module__.startswith("sqlite3"):
+        return str(orig).lower().startswith(SQLITE_BUSY)
+    return True  # psycopg's OperationalError: connection lost or refused, statement cancelled, lock timeout
+
+
+def handle_unavailable(error):
+    """The database cannot be reached: 503 with Retry-After; the unit of work kept nothing, so the
+    phone's retry (idempotent on its client ids) is safe."""
+    if not unavailable(error):
+        return handle_unexpected(error)
+    outages.note(error)
+    return problem_response(503, "Service Unavailable", "The service is briefly unavailable: try again shortly.",
+                            slug="unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def handle_unexpected(error):
-    """Anything else is a 500 with no details leaked; the traceback goes to the log only."""
+    """Anything else is a 500 with no details leaked. The log gets the exception's type, the request
+    id and where it happened, never its message: messages of drivers and libraries quote values
+    (PostgreSQL's "Failing row contains (…)" holds a check-in's note)."""
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
-    log.exception("unhandled error on %s %s", request.method, request.url_rule)
+    where = "".join(traceback.format_tb(error.__traceback__)[-8:])
+    log.error("unhandled %s on %s %s (request %s)\n%s", type(error).__name__, request.method, request.url_rule,
+              request_id(), where.rstrip())
     return handle_http_exception(InternalServerError())
+
+
+def request_id():
+    """The current request's id: the client's X-Request-Id when it looks like one, else a new one."""
+    if "request_id" not in g:
+        sent = request.headers.get("X-Request-Id", "")
+        g.request_id = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    return g.request_id
+
+
+def _send_request_id(response):
+    response.headers["X-Request-Id"] = request_id()
+    return response
 
 
 def init_app(app):
     app.register_error_handler(Problem, handle_problem)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(sa.exc.IntegrityError, handle_integrity_error)
+    for error in MAYBE_UNAVAILABLE:
+        app.register_error_handler(error, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
+    app.after_request(_send_request_id)

@@ -54,11 +54,14 @@ def test_malformed_json_is_400_and_writes_nothing(app, client, alice, data):
     assert count(app, CheckIn) == 0
 
 
-def test_an_unexpected_exception_is_a_bare_500(app, client, alice, monkeypatch, caplog):
+def test_an_unexpected_exception_is_a_bare_500_and_its_message_stays_out_of_the_log(app, client, alice,
+                                                                                   monkeypatch, caplog):
     from backend.checkins import services
 
+    password = "".join(("hunt", "er2"))  # not spelled out: the log shows this file's source lines
+
     def explode(user, data):
-        raise RuntimeError("connection string postgres://admin:hunter2@db")
+        raise RuntimeError(f"connection string postgres://admin:{password}@db")
 
     monkeypatch.setattr(services, "record_checkin", explode)
     with caplog.at_level(logging.ERROR):
@@ -68,9 +71,29 @@ def test_an_unexpected_exception_is_a_bare_500(app, client, alice, monkeypatch, 
     text = response.get_data(as_text=True)
     for leak in ("hunter2", "RuntimeError", "Traceback", "explode", "services.py"):
         assert leak not in text
-    # The details go to the log, for the people running the service.
-    assert "hunter2" in caplog.text
+    # The log says what and where, under the request's id, but never the message: messages quote values.
+    assert "hunter2" not in caplog.text
+    assert "RuntimeError" in caplog.text and "explode" in caplog.text
+    assert response.headers["X-Request-Id"] in caplog.text
     assert count(app, CheckIn) == 0
+
+
+def test_a_failing_statement_never_puts_health_data_in_the_log(app, client, alice, monkeypatch, caplog):
+    """The database's own message can quote a value (PostgreSQL: 'invalid input syntax … "I relapsed…"';
+    'Failing row contains (…)'); with hide_parameters SQLAlchemy does not add the parameters either."""
+    from backend.checkins import services
+
+    def fail(user, data):
+        postgres = db.session.get_bind().dialect.name == "postgresql"
+        db.session.execute(sa.text("SELECT CAST(:note AS INTEGER)" if postgres else "SELECT json(:note)"),
+                           {"note": data["note"]})
+
+    monkeypatch.setattr(services, "record_checkin", fail)
+    with caplog.at_level(logging.DEBUG):
+        response = client.post("/v1/checkins", json=checkin_body(note="I relapsed on kratom"), headers=alice.headers)
+    assert_problem(response, 500)  # a statement that failed, not a database out of reach
+    assert "relapsed" not in caplog.text
+    assert "relapsed" not in response.get_data(as_text=True)
 
 
 def fail_commits(monkeypatch):
@@ -85,7 +108,8 @@ def test_a_failed_commit_leaves_no_checkin_behind(app, client, alice, monkeypatc
     fail_commits(monkeypatch)
     response = client.post("/v1/checkins", json=body, headers=alice.headers)
     assert "server closed" not in response.get_data(as_text=True)
-    assert_problem(response, 500)
+    assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "5"
     assert count(app, CheckIn) == 0
     # The phone retries later and the record is stored exactly once.
     monkeypatch.undo()
@@ -95,14 +119,14 @@ def test_a_failed_commit_leaves_no_checkin_behind(app, client, alice, monkeypatc
 
 def test_a_failed_commit_leaves_no_dose_behind(app, client, alice, monkeypatch):
     fail_commits(monkeypatch)
-    assert_problem(client.post("/v1/doses", json=dose_body(), headers=alice.headers), 500)
+    assert_problem(client.post("/v1/doses", json=dose_body(), headers=alice.headers), 503)
     assert count(app, Dose) == 0
 
 
 def test_a_failed_commit_leaves_a_correction_unapplied(app, client, alice, create_dose, monkeypatch):
     created = create_dose(alice, amount=2)
     fail_commits(monkeypatch)
-    assert_problem(client.patch(f"/v1/doses/{created['id']}", json={"amount": 9}, headers=alice.headers), 500)
+    assert_problem(client.patch(f"/v1/doses/{created['id']}", json={"amount": 9}, headers=alice.headers), 503)
     monkeypatch.undo()
     assert client.get(f"/v1/doses/{created['id']}", headers=alice.headers).json["amount"] == 2.0
 
@@ -110,7 +134,7 @@ def test_a_failed_commit_leaves_a_correction_unapplied(app, client, alice, creat
 def test_a_failed_commit_leaves_a_deletion_undone(app, client, alice, create_checkin, monkeypatch):
     created = create_checkin(alice, note="keep me")
     fail_commits(monkeypatch)
-    assert_problem(client.delete(f"/v1/checkins/{created['id']}", headers=alice.headers), 500)
+    assert_problem(client.delete(f"/v1/checkins/{created['id']}", headers=alice.headers), 503)
     monkeypatch.undo()
     assert client.get(f"/v1/checkins/{created['id']}", headers=alice.headers).json == created
 

@@ -1,0 +1,56 @@
+"""Faults at the database's edge, on a real PostgreSQL reached through a TCP proxy that can be cut:
+the person sees a 503 problem with Retry-After (never a 500), the log gets one line per outage
+(never a traceback per request), nothing half-written stays, and the phone's retry lands once."""
+
+import logging
+
+import pytest
+import sqlalchemy as sa
+
+from backend import close_app, create_app
+from backend.checkins.models import CheckIn
+from backend.config import DEV_PROJECT_ID
+from backend.extensions import db
+from tests.conftest import Person
+from tests.fakes.tcp_proxy import TCPProxy
+from tests.postgres import own_postgres_database
+from tests.support import assert_problem, checkin_body
+
+
+@pytest.fixture
+def proxied():
+    """An app whose PostgreSQL (a database of its own, even in the SQLite pass) is reached through a proxy."""
+    with own_postgres_database("careloop_faults") as url, TCPProxy(("127.0.0.1", 5432)) as proxy:
+        via_proxy = sa.make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        app = create_app({"TESTING": True, "CARELOOP_ENV": "development", "DATABASE_URL": via_proxy,
+                          "FIREBASE_PROJECT_ID": DEV_PROJECT_ID, "CARELOOP_PUSH": "local"})
+        try:
+            yield app, proxy
+        finally:
+            close_app(app)
+
+
+def test_a_database_outage_is_a_503_with_retry_after_logged_once_and_the_retry_lands_once(proxied, caplog):
+    app, proxy = proxied
+    client = app.test_client()
+    person = Person(app, "faults")
+    assert client.get("/v1/me", headers=person.headers).status_code == 200
+    bodies = [checkin_body(note="private words") for _ in range(20)]
+
+    proxy.cut()
+    with caplog.at_level(logging.INFO):
+        answers = [client.post("/v1/checkins", json=body, headers=person.headers) for body in bodies]
+    for response in answers:
+        assert_problem(response, 503)
+        assert response.headers["Retry-After"] == "5"
+    outage_lines = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(outage_lines) == 1
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+    assert "private words" not in caplog.text
+
+    proxy.restore()
+    for body in bodies:  # the phone retries each: stored once, whatever happened before
+        assert client.post("/v1/checkins", json=body, headers=person.headers).status_code == 201
+        assert client.post("/v1/checkins", json=body, headers=person.headers).status_code == 201
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CheckIn)) == 20
