@@ -466,12 +466,17 @@ SPECIFIC_WEIGHT, OTHER_WEIGHT, ADHD_LIKE_WEIGHT = 1.5, 1.0, 0.5
 SEIZURE_RISK_DAYS = 14
 
 
-def withdrawal_score(checkin):
+# Tremor and sweating are the first signs of alcohol or benzodiazepine withdrawal (both are items
+# of the CIWA-Ar, Sullivan et al. 1989): for people who use those, they weigh as specific signs.
+SEIZURE_RISK_SIGNS = ("tremor", "sweating")
+
+
+def withdrawal_score(checkin, specific=SPECIFIC_WITHDRAWAL_SIGNS):
     """Each listed symptom weighs 1, a specific sign 1.5, an ADHD-like one 0.5; a rated symptom
     counts its rating (1–4) halved times that (so an unrated one counts as a moderate 2)."""
     total = 0.0
     for symptom in checkin.withdrawal_symptoms:
-        weight = (SPECIFIC_WEIGHT if symptom in SPECIFIC_WITHDRAWAL_SIGNS
+        weight = (SPECIFIC_WEIGHT if symptom in specific
                   else ADHD_LIKE_WEIGHT if symptom in ADHD_LIKE_WITHDRAWAL else OTHER_WEIGHT)
         rating = (checkin.withdrawal_severity or {}).get(symptom)
         total += weight * (rating / 2 if rating is not None else 1)
@@ -485,10 +490,15 @@ def beyond_adhd(checkin):
 def withdrawal(ctx, checkin):
     """A check-in's withdrawal score reaches the plan's threshold, or rises over 3 check-ins, with
     at least one symptom ADHD does not explain. For someone who logged alcohol or a benzodiazepine
-    in the 14 days before, high: stopping those suddenly can cause seizures."""
+    in the 14 days before, high (stopping those suddenly can cause seizures), and tremor and
+    sweating weigh as specific signs."""
     if not beyond_adhd(checkin):
         return []
-    score = withdrawal_score(checkin)
+    since = checkin.recorded_at - dt.timedelta(days=SEIZURE_RISK_DAYS)
+    risky = sorted({d.substance_kind for d in ctx.doses(since, checkin.recorded_at + dt.timedelta(microseconds=1),
+                                                        kinds=list(SEIZURE_RISK_WITHDRAWAL_KINDS))})
+    specific = SPECIFIC_WITHDRAWAL_SIGNS + (SEIZURE_RISK_SIGNS if risky else ())
+    score = withdrawal_score(checkin, specific)
     symptoms = list(checkin.withdrawal_symptoms)
     if score >= ctx.plan["withdrawal_symptom_count"]:
         subject, key = "symptoms", f"withdrawal:{checkin.id}"
@@ -499,16 +509,13 @@ def withdrawal(ctx, checkin):
         recent = db.session.scalars(sa.select(CheckIn).where(
             CheckIn.user_id == ctx.user.id, CheckIn.deleted_at.is_(None), CheckIn.recorded_at <= checkin.recorded_at)
             .order_by(CheckIn.recorded_at.desc()).limit(3)).all()[::-1]
-        scores = [withdrawal_score(c) for c in recent]
+        scores = [withdrawal_score(c, specific) for c in recent]
         if len(scores) < 3 or not scores[0] < scores[1] < scores[2]:
             return []
         subject, key = "rising", f"withdrawal_rising:{checkin.id}"
         seen = (f"The withdrawal symptoms in your last three check-ins have grown "
                 f"({' → '.join(f'{s:g}' for s in scores)}, weighing specific signs most).")
         evidence = {"checkin_ids": [str(c.id) for c in recent], "scores": scores}
-    since = checkin.recorded_at - dt.timedelta(days=SEIZURE_RISK_DAYS)
-    risky = sorted({d.substance_kind for d in ctx.doses(since, checkin.recorded_at + dt.timedelta(microseconds=1),
-                                                        kinds=list(SEIZURE_RISK_WITHDRAWAL_KINDS))})
     if not risky:
         return [Finding("withdrawal", subject, "warning", key, f"{seen} {ctx.crisis_line} {CLINICIAN}", evidence)]
     late = ctx.late(checkin.recorded_at)

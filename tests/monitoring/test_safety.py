@@ -288,6 +288,17 @@ def test_withdrawal_after_alcohol_or_a_benzodiazepine_points_to_same_day_care(
     assert [body for _, _, body, _ in pushes(carer.phone)] == ["Please check on someone you support now"]
 
 
+@pytest.mark.parametrize("kind, fires", [("alcohol", True), ("benzodiazepine", True), ("opioid", False)])
+def test_after_alcohol_or_a_benzodiazepine_tremor_and_sweating_weigh_as_specific_signs(
+        patient, dose, checkin, monitor, prompts, kind, fires):
+    person = patient()
+    dose(person, NOW - DAY, 1, "tablet", substance_kind=kind, form="tablet")
+    checkin(person, NOW, withdrawal_symptoms=["tremor", "sweating"])
+    monitor()
+    found = only(prompts(person), "withdrawal")
+    assert [(p["severity"], p["evidence"]["score"]) for p in found] == ([("high", 3.0)] if fires else [])
+
+
 @pytest.mark.parametrize("sign", ["seizure", "chest_pain", "fainting", "slowed_breathing"])
 def test_each_emergency_sign_means_call_emergency_services(patient, checkin, monitor, prompts, sign):
     person = patient()
