@@ -115,6 +115,12 @@ class Context:
             CheckIn.user_id == self.user.id, CheckIn.deleted_at.is_(None),
             CheckIn.recorded_at >= since, CheckIn.recorded_at < until).order_by(CheckIn.recorded_at)).all()
 
+    def last_checkins(self, until, count):
+        """The `count` check-ins recorded up to `until` (inclusive), oldest first."""
+        return db.session.scalars(sa.select(CheckIn).where(
+            CheckIn.user_id == self.user.id, CheckIn.deleted_at.is_(None), CheckIn.recorded_at <= until)
+            .order_by(CheckIn.recorded_at.desc()).limit(count)).all()[::-1]
+
     def prompted(self, rule, subject, besides_key):
         """Whether this rule raised a prompt about this subject in the last week (other than `besides_key`)."""
         return db.session.scalar(sa.select(Prompt.id).where(
@@ -506,9 +512,7 @@ def withdrawal(ctx, checkin):
                 f"({', '.join(map(words, symptoms))}).")
         evidence = {"checkin_id": str(checkin.id), "symptoms": symptoms, "score": score}
     else:
-        recent = db.session.scalars(sa.select(CheckIn).where(
-            CheckIn.user_id == ctx.user.id, CheckIn.deleted_at.is_(None), CheckIn.recorded_at <= checkin.recorded_at)
-            .order_by(CheckIn.recorded_at.desc()).limit(3)).all()[::-1]
+        recent = ctx.last_checkins(checkin.recorded_at, 3)
         scores = [withdrawal_score(c, specific) for c in recent]
         if len(scores) < 3 or not scores[0] < scores[1] < scores[2]:
             return []
