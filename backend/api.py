@@ -101,7 +101,10 @@ class Parser(FlaskParser):
     """webargs' parser, except that a required JSON body must be there (webargs would load `{}`)."""
 
     def load_json(self, req, schema):
-        data = super().load_json(req, schema)
+        try:
+            data = super().load_json(req, schema)
+        except (ValueError, RecursionError):  # webargs turns only JSONDecodeError into a 400
+            abort(400, "The body cannot be read: JSON nested too deeply or a number too long.")
         if data is missing:
             if req.get_data(cache=True) and not is_json_request(req):
                 abort(415, "Send the body as JSON (Content-Type: application/json).")
@@ -302,7 +305,7 @@ class Cursor:
             if instant.tzinfo is None:
                 raise ValueError("naive")
             return instant, uuid.UUID(record_id)
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
             raise ma.ValidationError("Not a valid cursor.") from None
 
 

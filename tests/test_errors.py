@@ -1,11 +1,14 @@
 """Every error is RFC 9457 problem+json, leaks nothing, and a failed request leaves nothing half-written."""
 
+import base64
 import logging
+import uuid
 
 import pytest
 import sqlalchemy as sa
 
 from backend.checkins.models import CheckIn
+from backend.devtokens import emulator_id_token
 from backend.doses.models import Dose
 from backend.extensions import db
 from tests.support import assert_problem, checkin_body, count, dose_body, error_fields
@@ -153,3 +156,36 @@ def test_query_problems_name_the_parameter_and_its_location(client, alice):
     response = client.get("/v1/checkins", query_string={"limit": 0}, headers=alice.headers)
     body = assert_problem(response, 422)
     assert body["errors"] == [{"parameter": "limit", "in": "query", "detail": body["errors"][0]["detail"]}]
+
+
+# Inputs that once crashed the server (500 with a traceback)
+
+def test_a_body_nested_a_thousand_deep_is_a_400(client, alice):
+    response = client.post("/v1/checkins", data="[" * 1000 + "]" * 1000, content_type="application/json",
+                           headers=alice.headers)
+    assert_problem(response, 400)
+
+
+def test_a_five_thousand_digit_number_is_a_400(client, alice):
+    body = '{"id": "0b8d6c1e-4f5a-4a39-9d61-2f7c1a0e5b77", "recorded_at": "2026-11-20T08:00:00Z", "pain": '
+    response = client.post("/v1/checkins", data=body + "9" * 5000 + "}", content_type="application/json",
+                           headers=alice.headers)
+    assert_problem(response, 400)
+
+
+def test_a_cursor_nested_three_thousand_deep_is_a_422(client, alice):
+    cursor = base64.urlsafe_b64encode(("[" * 3000 + "]" * 3000).encode()).decode()
+    assert_problem(client.get(f"/v1/checkins?cursor={cursor}", headers=alice.headers), 422, "cursor")
+
+
+@pytest.mark.parametrize("name, kept", [
+    (5, None), ({"first": "Sam"}, None), ("Sam\x00", None), ("Sam\x07", None), ("", None),
+    ("S" * 100, "S" * 80), ("Sam Jones", "Sam Jones"),
+])
+def test_a_sign_in_name_is_held_to_the_profiles_rules_and_never_locks_the_person_out(app, client, name, kept):
+    token = emulator_id_token(f"named-{uuid.uuid4().hex[:8]}", app.config["FIREBASE_PROJECT_ID"], name=name)
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(2):  # signing up, then using the account
+        response = client.get("/v1/me", headers=headers)
+        assert response.status_code == 200
+        assert response.json["display_name"] == kept

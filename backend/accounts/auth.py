@@ -6,15 +6,20 @@ import uuid
 
 import firebase_admin
 import google.auth.credentials
+import marshmallow as ma
 from firebase_admin import auth as firebase_auth
 from firebase_admin import credentials
 from flask import current_app, g, request
 
+from backend.accounts.schemas import DISPLAY_NAME_MAX, ProfileSchema
 from backend.accounts.services import user_for_firebase_uid
 from backend.errors import Problem, Unauthorized
 from backend.extensions import db
 
 log = logging.getLogger(__name__)
+
+# The profile's own display-name field: a name from a token is held to the same rules.
+DISPLAY_NAME = ProfileSchema().fields["display_name"]
 
 
 class TokenVerificationUnavailable(Problem):
@@ -82,10 +87,22 @@ def authenticate():
     if request.method == "OPTIONS":
         return
     claims = verify_bearer_token()
-    g.user, created = user_for_firebase_uid(claims["uid"], display_name=claims.get("name"))
+    g.user, created = user_for_firebase_uid(claims["uid"], display_name=token_display_name(claims.get("name")))
     if created:
         # Signing up is its own unit of work: the request that follows may be a read.
         db.session.commit()
+
+
+def token_display_name(name):
+    """The sign-in provider's name for a new account, if it passes what PATCH /v1/me takes (cut to
+    its length); anything else (a number, an object, control characters) is left out rather than
+    stored, or rather than locking the person out: they can set a name themselves."""
+    if not isinstance(name, str):
+        return None
+    try:
+        return DISPLAY_NAME.deserialize(name[:DISPLAY_NAME_MAX])
+    except ma.ValidationError:
+        return None
 
 
 def current_user():

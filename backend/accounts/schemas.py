@@ -37,6 +37,9 @@ class TimeZoneField(ma.fields.String):
         super().__init__(**kwargs)
 
 
+DISPLAY_NAME_MAX = 80
+
+
 class QuietHoursSchema(Schema):
     start = WallClockTime(required=True, metadata={"example": "22:00"})
     end = WallClockTime(required=True, metadata={"example": "07:00"})
@@ -49,7 +52,7 @@ class QuietHoursSchema(Schema):
 
 class ProfileSchema(Schema):
     id = ma.fields.UUID(dump_only=True)
-    display_name = Text(allow_none=True, validate=ma.validate.Length(1, 80))
+    display_name = Text(allow_none=True, validate=ma.validate.Length(1, DISPLAY_NAME_MAX))
     timezone = TimeZoneField()
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True,
                                    metadata={"description": "Non-urgent pushes wait until the end; null for none"})

@@ -20,7 +20,7 @@ def user_for_firebase_uid(uid, display_name=None):
     if user is not None:
         return user, False
     user = insert_once(User, {"id": uuid.uuid4(), "firebase_uid": uid,
-                              "display_name": (display_name or None) and display_name[:80]})
+                              "display_name": display_name})
     if user is None:
         return db.session.scalar(sa.select(User).where(User.firebase_uid == uid)), False
     return user, True
