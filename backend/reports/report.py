@@ -4,9 +4,15 @@ One query per table, then all grouping in Python in the patient's time zone: a y
 user's data is a few thousand rows, and reading them once is cheaper than asking the database
 for daily aggregates in a zone it would have to be taught. The result is a plain dict the page
 template (and the chart data it embeds) reads; it states what was logged and draws no conclusion.
+
+The safety summary comes first: what a clinician must not miss, each line computed from the same
+rows the rest of the page shows. Amounts are kept per substance, form and unit: a gram of leaf and
+a milligram of a 7-OH concentrate are never added together or converted into one another; within
+one form, g, mg and mcg are one measure and are added in one unit.
 """
 
 import bisect
+import dataclasses
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
@@ -14,8 +20,9 @@ from collections import Counter, defaultdict
 import sqlalchemy as sa
 
 from backend.checkins.models import ADHD_ITEMS, CheckIn
-from backend.checkins.vocabulary import LIVER_WARNING_SIGNS
-from backend.domain import (PEG_ITEMS, convert, day_start, form_label, local_date, local_days, peg_score,
+from backend.checkins.vocabulary import EMERGENCY_SIGNS, LIVER_WARNING_SIGNS
+from backend.domain import (DAILY_PAIN, MASS_IN_MG, PEG_ITEMS, POSITIVE_SCREEN, SCREENS, SEDATING_KINDS, convert,
+                            day_start, form_label, local_date, local_days, peg_score, positive_screen, screen_score,
                             substance_label, words, zone)
 from backend.doses.models import Dose
 from backend.extensions import db
@@ -25,45 +32,75 @@ from backend.reminders.models import ReminderOccurrence
 from backend.sqltypes import utcnow
 
 DEFAULT_DAYS = 90
-NOTES_SHOWN = 30
-PROMPTS_SHOWN = 30
+NOTES_SHOWN = 10
+PROMPTS_SHOWN = 4
+TREND_WEEKS = 4
+SEVEN_OH = "concentrate_7oh"
 
-# The per-day values: the trend charts and the table of days with and without each substance both
-# read these. The PEG score (derived) and pain come first; the rest are check-in columns.
-SYMPTOMS = (
-    ("peg_score", "PEG score"),
-    ("pain", "Pain"),
-    ("focus", "Trouble focusing"),
-    ("hyperactivity", "Hyperactivity"),
-    ("impulsivity", "Impulsivity"),
-    ("restlessness", "Restlessness"),
-    ("mood", "Mood"),
-    ("sleep_hours", "Sleep hours"),
+# The per-day values, each the mean of that day's answers. "Pain" is the daily item (pain today)
+# where the person answered it that day, and otherwise the PEG pain item, so that days logged
+# before the daily item existed still have a point.
+MEASURES = (
+    ("pain", "Pain", "0–10"),
+    ("peg_score", "PEG score", "0–10, week"),
+    ("enjoyment_interference", "PEG enjoyment", "0–10"),
+    ("activity_interference", "PEG activity", "0–10"),
+    ("sleep_hours", "Sleep hours", "hours"),
+    ("sleep_quality", "Sleep quality", "0–4 very good"),
+    ("focus", "Trouble focusing", "0–4"),
+    ("hyperactivity", "Hyperactivity", "0–4"),
+    ("impulsivity", "Impulsivity", "0–4"),
+    ("restlessness", "Restlessness", "0–4"),
+    ("mood", "Mood", "0–10 best"),
+    ("phq2_score", "PHQ-2", "0–6, 3+ positive"),
+    ("gad2_score", "GAD-2", "0–6, 3+ positive"),
 )
-SYMPTOM_LABELS = dict(SYMPTOMS)
+# The measures table prints as two side by side: pain and sleep; ADHD, mood and the screens.
+MEASURE_GROUPS = (MEASURES[:6], MEASURES[6:])
+SYMPTOMS_SHOWN = 8
+LABELS = {key: label for key, label, _ in MEASURES} | {"adhd": "ADHD items"}
 TREND_CHARTS = (
-    ("pain", "Pain (PEG-3)", "0 none – 10 worst; PEG score = mean of pain and its interference with "
-                             "enjoyment and with activity", ("peg_score", "pain"), 0, 10),
+    ("pain", "Pain", "0 none – 10 worst; PEG score: mean of the three PEG items", ("pain", "peg_score"), 0, 10),
     ("adhd", "ADHD symptoms", "how often: 0 never – 4 very often", ADHD_ITEMS, 0, 4),
     ("mood", "Mood", "0 worst – 10 best", ("mood",), 0, 10),
+    ("screens", "PHQ-2 and GAD-2", "0–6; dashed line: a positive screen (3)", ("phq2_score", "gad2_score"), 0, 6),
     ("sleep", "Sleep", "hours per night", ("sleep_hours",), 0, None),
 )
+# Compared on days with and without a substance, and on the day after.
+COMPARED = ("pain", "peg_score", "adhd", "mood", "sleep_hours", "sleep_quality")
 SEVERITY_RANK = {severity: -n for n, severity in enumerate(SEVERITIES)}  # high first
 # The order a reader expects: what happened first, what is still open last.
 ADHERENCE_ORDER = ("answered", "missed", "ignored", "snoozed", "expired", "awaiting", "upcoming")
 
 
-def report_range(link, now, tz):
-    """The instants the report covers: the link's fixed range, or the 90 local days up to now.
+def report_range(link, now, tz, first_record_at=None):
+    """The instants the report covers: the link's fixed range, or up to now from the local day of
+    the first record of the last 90 days (a person who started logging 30 days ago gets 30 days,
+    not 60 empty ones); today alone when nothing was logged.
 
     A range reaching into the future stops at now: there is nothing logged there yet.
     """
     if link.range_start is None and link.range_end is None:
-        first_day = local_date(now, tz) - dt.timedelta(days=DEFAULT_DAYS - 1)
-        return day_start(first_day, tz), now
+        since = day_start(local_date(now, tz) - dt.timedelta(days=DEFAULT_DAYS - 1), tz)
+        first = first_record_at if first_record_at is not None and first_record_at >= since else now
+        return day_start(local_date(first, tz), tz), now
     until = min(link.range_end or now, now)
     since = link.range_start or until - dt.timedelta(days=DEFAULT_DAYS)
     return since, max(since, until)
+
+
+def first_record_at(patient, scopes, since, until):
+    """The earliest check-in, dose or prompt in [since, until) among the scopes shared."""
+    tables = {"checkins": (CheckIn, CheckIn.recorded_at), "doses": (Dose, Dose.taken_at),
+              "prompts": (Prompt, Prompt.created_at)}
+    firsts = []
+    for scope, (model, column) in tables.items():
+        if scope in scopes:
+            query = sa.select(sa.func.min(column)).where(model.user_id == patient.id, column >= since, column < until)
+            if scope != "prompts":
+                query = query.where(model.deleted_at.is_(None))
+            firsts.append(db.session.scalar(query))
+    return min(filter(None, firsts), default=None)
 
 
 class LocalDays:
@@ -89,15 +126,21 @@ def build_report(patient, link, now=None):
     """Everything the report page shows, as a plain dict, within the link's scopes and range."""
     now = now or utcnow()
     tz = zone(patient.timezone)
-    since, until = report_range(link, now, tz)
-    days = local_days(since, until, tz)
     scopes = set(link.scopes)
+    window_start = day_start(local_date(now, tz) - dt.timedelta(days=DEFAULT_DAYS - 1), tz)
+    first = None
+    if link.range_start is None and link.range_end is None:
+        first = first_record_at(patient, scopes, window_start, now)
+    since, until = report_range(link, now, tz, first)
+    days = local_days(since, until, tz)
+    plan = effective_plan(patient)
     report = {
         "patient_name": patient.display_name or "Patient",
         "timezone": patient.timezone,
         "first_day": days[0] if days else None,
         "last_day": days[-1] if days else None,
         "day_count": len(days),
+        "trimmed": first is not None and since > window_start,
         "generated_at": now.astimezone(tz),
         "expires_at": link.expires_at.astimezone(tz),
         "label": link.label,
@@ -105,107 +148,158 @@ def build_report(patient, link, now=None):
         "days": days,
         "charts": [],
         "notes": None,
+        "safety": {},
     }
     notes = [] if "notes" in scopes else None
     day_of = LocalDays(days, tz)
-    day_values = None
+    day_values = dose_days = None
     if "checkins" in scopes:
         day_values, checkin_part = checkins_part(patient, since, until, day_of, notes)
-        report.update(checkin_part)
         report["charts"] += checkin_part["trend_charts"]
-        report["adherence"] = adherence_part(patient, since, until)
+        report["adherence"] = adherence_part(patient, since, until, "checkin")
+        report["safety"].update(checkin_part.pop("safety"), checkin_adherence=report["adherence"])
+        report.update(checkin_part)
     if "doses" in scopes:
-        dose_days, dose_part = doses_part(patient, since, until, day_of, notes)
+        dose_days, dose_part = doses_part(patient, plan, since, until, day_of, notes)
+        report["safety"].update(dose_part.pop("safety"), dose_adherence=adherence_part(patient, since, until, "dose"))
         report.update(dose_part)
         report["charts"] += dose_part["dose_charts"]
         if day_values is not None:
-            report["with_without"] = with_without(day_values, dose_days)
+            report["with_without"] = with_without(day_values, dose_days, days)
     if "prompts" in scopes:
         report["prompts"] = prompts_part(patient, since, until, tz)
+        report["safety"]["high_prompts"] = sum(row["count"] for row in report["prompts"]["by_rule"]
+                                               if row["severity"] == "high")
     if notes is not None:
         notes.sort(key=lambda note: note[0], reverse=True)
         report["notes"] = {"count": len(notes), "shown": [
             {"at": at.astimezone(tz), "kind": kind, "text": text} for at, kind, text in notes[:NOTES_SHOWN]]}
     report["chart_data"] = {
         "days": [day.isoformat() for day in day_of.days],
-        "charts": [{key: chart[key] for key in ("id", "title", "kind", "min", "max", "limit", "series")}
+        "charts": [{key: chart[key] for key in ("id", "title", "kind", "min", "max", "limit", "limit_label", "series")}
                    for chart in report["charts"]],
     }
     return report
 
 
+# ── check-ins ─────────────────────────────────────────────────────────────────────────────────
+
 def checkins_part(patient, since, until, day_of, notes):
-    """Per-day means of each symptom, the trend charts, and which symptoms were reported when."""
-    answered = [getattr(CheckIn, key) for key, _ in SYMPTOMS[2:]]
+    """Per-day means of each measure, the trend charts, the symptoms reported when, and the
+    check-in lines of the safety summary."""
+    items = (DAILY_PAIN, *PEG_ITEMS, *ADHD_ITEMS, "mood", "sleep_hours", "sleep_quality",
+             *SCREENS["phq2"], *SCREENS["gad2"])
     rows = db.session.execute(sa.select(
-        CheckIn.recorded_at, *(getattr(CheckIn, name) for name in PEG_ITEMS), *answered,
-        CheckIn.side_effects, CheckIn.withdrawal_symptoms,
+        CheckIn.recorded_at, *(getattr(CheckIn, item) for item in items),
+        CheckIn.side_effects, CheckIn.withdrawal_symptoms, CheckIn.withdrawal_severity,
         CheckIn.note if notes is not None else sa.null(),  # notes not shared are not even read
     ).where(CheckIn.user_id == patient.id, CheckIn.deleted_at.is_(None),
             CheckIn.recorded_at >= since, CheckIn.recorded_at < until).order_by(CheckIn.recorded_at)).all()
 
-    readings = {}  # day → that day's values, one list per symptom in SYMPTOMS order
+    readings = defaultdict(lambda: defaultdict(list))  # day → measure → that day's answers
     side_effects, withdrawal = defaultdict(set), defaultdict(set)  # symptom → days reported
-    for recorded_at, pain, enjoyment, activity, *answers, side, withdrawn, note in rows:
-        day = day_of(recorded_at)
-        values = readings.get(day)
-        if values is None:
-            values = readings[day] = [[] for _ in SYMPTOMS]
-        if pain is not None:
-            values[1].append(pain)
-        if (peg := peg_score(pain, enjoyment, activity, places=None)) is not None:
-            values[0].append(peg)
-        for position, answer in enumerate(answers, start=2):
-            if answer is not None:
-                values[position].append(answer)
+    severity = {}  # withdrawal symptom → highest rating (0–4)
+    screens = {name: {"answered": 0, "positive_days": set(), "latest": None} for name in SCREENS}
+    for row in rows:
+        answers = dict(zip(items, row[1:1 + len(items)]))
+        side, withdrawn, rated, note = row[1 + len(items):]
+        day = day_of(row.recorded_at)
+        values = readings[day]
+        for key in (DAILY_PAIN, *PEG_ITEMS, *ADHD_ITEMS, "mood", "sleep_hours", "sleep_quality"):
+            if answers[key] is not None:
+                values[key].append(answers[key])
+        if (peg := peg_score(*(answers[item] for item in PEG_ITEMS), places=None)) is not None:
+            values["peg_score"].append(peg)
+        adhd = [answers[item] for item in ADHD_ITEMS if answers[item] is not None]
+        if adhd:
+            values["adhd"].append(statistics.fmean(adhd))
+        for name, screen_items in SCREENS.items():
+            score = screen_score(*(answers[item] for item in screen_items))
+            if score is not None:
+                values[f"{name}_score"].append(score)
+                screens[name]["answered"] += 1
+                screens[name]["latest"] = (day, score)
+                if positive_screen(score):
+                    screens[name]["positive_days"].add(day)
         for symptom in side:
             side_effects[symptom].add(day)
         for symptom in withdrawn:
             withdrawal[symptom].add(day)
+        for symptom, rating in (rated or {}).items():
+            severity[symptom] = max(rating, severity.get(symptom, 0))
         if note:
-            notes.append((recorded_at, "Check-in", note))
+            notes.append((row.recorded_at, "Check-in", note))
 
-    day_values = {day: {key: mean(found) for (key, _), found in zip(SYMPTOMS, values) if found}
-                  for day, values in readings.items()}
+    day_values = {}
+    for day, values in readings.items():
+        means = {key: mean(found) for key, found in values.items() if found}
+        # The daily item where it was answered that day; the PEG pain item otherwise.
+        pain = means.pop(DAILY_PAIN, None)
+        if (peg_pain := means.get("pain")) is not None:
+            means["pain"] = peg_pain
+        if pain is not None:
+            means["pain"] = pain
+        day_values[day] = means
+
+    def series_of(key):
+        values = [day_values.get(day, {}).get(key) for day in day_of.days]
+        present = [v for v in values if v is not None]
+        return values, {"key": key, "label": LABELS[key], "days": len(present), "mean": mean(present),
+                        "min": min(present, default=None), "max": max(present, default=None)}
+
     charts = []
     for chart_id, title, scale_note, keys, low, high in TREND_CHARTS:
-        series = []
-        for key in keys:
-            values = [day_values.get(day, {}).get(key) for day in day_of.days]
-            present = [v for v in values if v is not None]
-            series.append({"key": key, "label": SYMPTOM_LABELS[key], "values": values, "days": len(present),
-                           "mean": mean(present), "min": min(present, default=None),
-                           "max": max(present, default=None)})
+        series = [{**summary, "values": values} for values, summary in map(series_of, keys)]
+        if chart_id == "screens" and not any(s["days"] for s in series):
+            continue  # never answered: no empty chart
         charts.append({"id": chart_id, "title": title, "note": scale_note, "kind": "line", "min": low,
-                       "max": high, "limit": None, "series": series})
+                       "max": high, "limit": POSITIVE_SCREEN if chart_id == "screens" else None,
+                       "limit_label": "positive screen" if chart_id == "screens" else None, "series": series})
+    measures = [[m for key, _, scale in group if (m := {**series_of(key)[1], "scale": scale})["days"]]
+                for group in MEASURE_GROUPS]
 
     # Liver warning signs can only come in as side effects today; look in both lists anyway, as a
     # missed sign costs far more than a second look.
-    liver = {sign: sorted(side_effects.get(sign, set()) | withdrawal.get(sign, set()))
-             for sign in LIVER_WARNING_SIGNS}
+    def reported(signs):
+        found = {sign: sorted(side_effects.get(sign, set()) | withdrawal.get(sign, set())) for sign in signs}
+        return [{"name": words(sign), "dates": dates} for sign, dates in found.items() if dates]
+
+    liver = reported(LIVER_WARNING_SIGNS)
+    emergency = reported(EMERGENCY_SIGNS)
+    flagged = LIVER_WARNING_SIGNS + EMERGENCY_SIGNS
     return day_values, {
         "checkin_count": len(rows),
         "checkin_days": len(readings),
         "trend_charts": charts,
-        "liver_warning_signs": [{"name": words(sign), "dates": dates} for sign, dates in liver.items() if dates],
-        "side_effects": symptom_flags(side_effects, exclude=LIVER_WARNING_SIGNS),
-        "withdrawal_symptoms": symptom_flags(withdrawal, exclude=LIVER_WARNING_SIGNS),
+        "measures": [group for group in measures if group],
+        "liver_warning_signs": liver,
+        "side_effects": symptom_flags(side_effects, exclude=flagged),
+        "withdrawal_symptoms": symptom_flags(withdrawal, exclude=flagged, severity=severity),
+        "safety": {
+            "emergency_signs": emergency,
+            "liver_days": len({date for sign in liver for date in sign["dates"]}),
+            "screens": [{"name": {"phq2": "PHQ-2 (depression)", "gad2": "GAD-2 (anxiety)"}[name],
+                         "answered": found["answered"], "positive_days": sorted(found["positive_days"]),
+                         "latest": found["latest"]} for name, found in screens.items()],
+        },
     }
 
 
-def symptom_flags(days_by_symptom, exclude=()):
-    """Each reported symptom with the days it was reported on, most frequent first."""
-    flags = [{"name": words(symptom), "dates": sorted(dates)}
+def symptom_flags(days_by_symptom, exclude=(), severity=None):
+    """Each reported symptom with the days it was reported on (and its highest rating, where the
+    person rated it), most frequent first."""
+    flags = [{"name": words(symptom), "dates": sorted(dates), "severity": (severity or {}).get(symptom)}
              for symptom, dates in days_by_symptom.items() if symptom not in exclude]
-    return sorted(flags, key=lambda flag: (-len(flag["dates"]), flag["name"]))
+    flags.sort(key=lambda flag: (-len(flag["dates"]), flag["name"]))
+    return {"shown": flags[:SYMPTOMS_SHOWN], "more": [(flag["name"], len(flag["dates"])) for flag in flags[SYMPTOMS_SHOWN:]]}
 
 
-def adherence_part(patient, since, until):
-    """What became of the check-in reminders due in the range, counted by outcome."""
+def adherence_part(patient, since, until, kind):
+    """What became of the `kind` reminders (check-in or dose) due in the range, counted by outcome."""
     occurrences = db.session.execute(sa.select(
         ReminderOccurrence.status, ReminderOccurrence.snooze_count, ReminderOccurrence.sent_at,
         ReminderOccurrence.dismissed_at,
-    ).where(ReminderOccurrence.user_id == patient.id, ReminderOccurrence.kind == "checkin",
+    ).where(ReminderOccurrence.user_id == patient.id, ReminderOccurrence.kind == kind,
             ReminderOccurrence.due_at >= since, ReminderOccurrence.due_at < until)).all()
     # The occurrence's own rule, applied to the only columns it reads: a year of whole ORM
     # objects would cost ten times as much.
@@ -214,20 +308,47 @@ def adherence_part(patient, since, until):
     return {"total": len(occurrences), "counts": [(outcome, counts[outcome]) for outcome in order if counts[outcome]]}
 
 
-def daily_limits(patient):
-    """The person's own daily limit per substance, from their plan: {kind: {"amount", "unit"}}."""
-    return {kind: settings["daily_limit"] for kind, settings in effective_plan(patient)["substances"].items()
-            if settings and settings.get("daily_limit")}
+# ── doses ─────────────────────────────────────────────────────────────────────────────────────
+
+def form_limits(plan, kind, form, unit):
+    """The person's own daily limits for one substance that cover `form`, in `unit` (None where a
+    limit measures something else: capsules are never compared with grams). A limit that names no
+    forms covers each form, and each form is compared with it on its own, as the daily-limit rule
+    does."""
+    settings = (plan.get("substances") or {}).get(kind) or {}
+    limits = settings.get("daily_limits") or ([settings["daily_limit"]] if settings.get("daily_limit") else [])
+    return [amount for limit in limits if not limit.get("forms") or form in limit["forms"]
+            if (amount := convert(limit["amount"], limit["unit"], unit)) is not None]
 
 
-def doses_part(patient, since, until, day_of, notes):
-    """Amounts per local day by substance and unit, one chart each with the person's own daily
-    limit drawn in, and the days each substance was taken.
+@dataclasses.dataclass
+class Row:
+    """One substance in one form and one unit (g, mg and mcg of one form are one row)."""
 
-    Amounts in a unit the substance's limit can be converted to (g, mg, mcg) are added up in the
-    limit's unit, as the daily-limit rule does; others keep their own unit and chart.
-    """
-    limits = daily_limits(patient)
+    kind: str
+    form: str | None
+    unit: str
+    per_day: dict = dataclasses.field(default_factory=dict)
+    doses: int = 0
+    products: Counter = dataclasses.field(default_factory=Counter)
+
+    @property
+    def label(self):
+        return f"{substance_label(self.kind)}, {form_label(self.form)}" if self.form else substance_label(self.kind)
+
+    @property
+    def id(self):
+        return f"dose-{self.kind}-{self.form or 'none'}-{self.unit}"
+
+
+def is_kratom(kind, form):
+    """Kratom, or a 7-OH concentrate logged under any substance (the form alone says what it is)."""
+    return kind == "kratom" or form == SEVEN_OH
+
+
+def doses_part(patient, plan, since, until, day_of, notes):
+    """Amounts per local day by substance, form and unit, one chart each with the person's own
+    daily limit drawn in where one covers it, and the dose lines of the safety summary."""
     rows = db.session.execute(sa.select(
         Dose.taken_at, Dose.substance_kind, Dose.form, Dose.product, Dose.amount, Dose.unit,
         Dose.note if notes is not None else sa.null(),
@@ -235,45 +356,112 @@ def doses_part(patient, since, until, day_of, notes):
         Dose.user_id == patient.id, Dose.deleted_at.is_(None),
         Dose.taken_at >= since, Dose.taken_at < until).order_by(Dose.taken_at)).all()
 
-    totals = defaultdict(dict)  # (substance, unit) → day → amount
-    doses = Counter()
-    forms, products = defaultdict(Counter), defaultdict(Counter)
-    dose_days = defaultdict(set)  # substance → days with at least one dose of it
-    for taken_at, substance, form, product, amount, unit, note in rows:
-        day = day_of(taken_at)
-        limit = limits.get(substance)
-        if limit is not None and (converted := convert(amount, unit, limit["unit"])) is not None:
-            unit, amount = limit["unit"], converted
-        per_day = totals[(substance, unit)]
-        per_day[day] = per_day.get(day, 0.0) + amount
-        doses[(substance, unit)] += 1
-        dose_days[substance].add(day)
-        forms[substance][form] += 1
-        products[substance][product] += 1
-        if note:
-            notes.append((taken_at, f"Dose ({substance_label(substance)})", note))
+    # The unit a form's masses are added in: the one most logged in that form.
+    mass_units = defaultdict(Counter)
+    for row in rows:
+        if row.unit in MASS_IN_MG:
+            mass_units[(row.substance_kind, row.form)][row.unit] += 1
 
-    charts, substances = [], []
-    for (substance, unit), per_day in sorted(totals.items()):
-        label = substance_label(substance)
-        values = [round(per_day[day], 3) if day in per_day else None for day in day_of.days]
-        amounts = list(per_day.values())
-        limit = limits.get(substance)
-        limit = limit["amount"] if limit and limit["unit"] == unit else None
-        charts.append({"id": f"dose-{substance}-{unit}", "title": f"{label} ({unit} per day)", "note": None,
-                       "kind": "bars", "min": 0, "max": None, "limit": limit,
-                       "series": [{"key": "amount", "label": f"{label}, {unit}", "values": values,
+    def mass_unit(kind, form):
+        return mass_units[(kind, form)].most_common(1)[0][0]
+
+    measured = {}  # (kind, form, unit) → Row
+    dose_days = defaultdict(set)  # substance → days with at least one dose of it
+    for taken_at, kind, form, product, amount, unit, note in rows:
+        day = day_of(taken_at)
+        if unit in MASS_IN_MG:
+            unit_to = mass_unit(kind, form)
+            amount, unit = convert(amount, unit, unit_to), unit_to
+        row = measured.get((kind, form, unit))
+        if row is None:
+            row = measured[(kind, form, unit)] = Row(kind, form, unit)
+        row.per_day[day] = row.per_day.get(day, 0.0) + amount
+        row.doses += 1
+        if product:
+            row.products[product] += 1
+        dose_days[kind].add(day)
+        if note:
+            notes.append((taken_at, f"Dose ({substance_label(kind)})", note))
+
+    charts, substances, over_limit = [], [], []
+    for key in sorted(measured, key=lambda key: (key[0] != "kratom", key[0], key[1] or "", key[2])):
+        row = measured[key]
+        amounts = list(row.per_day.values())
+        limit = min(form_limits(plan, row.kind, row.form, row.unit), default=None)
+        limit = round(limit, 9) if limit is not None else None
+        days_over = sorted(day for day, amount in row.per_day.items() if limit is not None and round(amount, 9) > limit)
+        values = [round(row.per_day[day], 3) if day in row.per_day else None for day in day_of.days]
+        charts.append({"id": row.id, "title": f"{row.label} ({row.unit} per day)", "note": None, "kind": "bars",
+                       "min": 0, "max": None, "limit": limit, "limit_label": "own daily limit" if limit else None,
+                       "series": [{"key": "amount", "label": f"{row.label}, {row.unit}", "values": values,
                                    "days": len(amounts)}]})
         substances.append({
-            "label": label, "unit": unit, "doses": doses[(substance, unit)], "days": len(amounts),
-            "total": round(sum(amounts), 3), "mean_per_day_taken": round(statistics.fmean(amounts), 2),
-            "max_per_day": round(max(amounts), 3), "limit": limit,
-            "days_over_limit": sum(1 for amount in amounts if amount > limit) if limit is not None else None,
-            "forms": [form_label(form) for form, _ in forms[substance].most_common() if form],
-            "products": [name for name, _ in products[substance].most_common() if name][:5],
+            "label": row.label, "kind": row.kind, "form": row.form, "unit": row.unit, "doses": row.doses,
+            "days": len(amounts), "total": round(sum(amounts), 3),
+            "mean_per_day_taken": round(statistics.fmean(amounts), 2), "max_per_day": round(max(amounts), 3),
+            "limit": limit, "days_over_limit": len(days_over) if limit is not None else None,
+            "products": [name for name, _ in row.products.most_common(3)],
         })
-    return dose_days, {"dose_count": len(rows), "dose_charts": charts, "substances": substances}
+        if limit is not None:
+            over_limit.append({"label": row.label, "limit": limit, "unit": row.unit, "days": days_over,
+                               "days_taken": len(amounts)})
 
+    return dose_days, {"dose_count": len(rows), "dose_charts": charts, "substances": substances, "safety": {
+        "over_limit": over_limit,
+        "seven_oh_days": sorted({day_of(row.taken_at) for row in rows if row.form == SEVEN_OH}),
+        "combinations": combinations(rows, plan, day_of),
+        "kratom_trend": kratom_trend(measured, day_of.days),
+    }}
+
+
+def combinations(rows, plan, day_of):
+    """The local days a kratom dose (a 7-OH concentrate included) was logged within the plan's
+    combination window of an opioid, a sedative or alcohol, and with which of them."""
+    window = dt.timedelta(hours=plan["combination_window_hours"])
+    kratom = [row for row in rows if is_kratom(row.substance_kind, row.form)]
+    sedating = [row for row in rows if row.substance_kind in SEDATING_KINDS and row.form != SEVEN_OH]
+    starts = [row.taken_at for row in sedating]
+    days, partners = set(), defaultdict(set)
+    for dose in kratom:
+        first = bisect.bisect_left(starts, dose.taken_at - window)
+        for partner in sedating[first:bisect.bisect_right(starts, dose.taken_at + window)]:
+            day = day_of(min(dose.taken_at, partner.taken_at))
+            days.add(day)
+            partners[partner.substance_kind].add(day)
+    return {"window_hours": plan["combination_window_hours"], "days": sorted(days),
+            "partners": [{"label": substance_label(kind), "days": len(found)}
+                         for kind, found in sorted(partners.items(), key=lambda item: (-len(item[1]), item[0]))]}
+
+
+def kratom_trend(measured, days):
+    """Kratom per form and unit over the report's last four weeks against the four before:
+    days taken and the mean amount on those days (per logged day, so a gap in logging does not
+    read as less use). Weeks before the report's range are not read: they are not shared."""
+    if not days:
+        return []
+    last = days[-1]
+    recent_first = last - dt.timedelta(weeks=TREND_WEEKS) + dt.timedelta(days=1)
+    previous_first = recent_first - dt.timedelta(weeks=TREND_WEEKS)
+    trend = []
+    for row in measured.values():
+        if not is_kratom(row.kind, row.form):
+            continue
+        windows = []
+        for first, end in ((previous_first, recent_first), (recent_first, last + dt.timedelta(days=1))):
+            covered = sum(1 for day in days if first <= day < end)
+            amounts = [amount for day, amount in row.per_day.items() if first <= day < end]
+            windows.append({"covered": covered, "days": len(amounts),
+                            "mean": round(statistics.fmean(amounts), 2) if amounts else None})
+        previous, recent = windows
+        change = None
+        if previous["mean"] and recent["mean"] is not None:
+            change = round((recent["mean"] / previous["mean"] - 1) * 100)
+        trend.append({"label": row.label, "unit": row.unit, "previous": previous, "recent": recent, "change": change,
+                      "seven_oh": row.form == SEVEN_OH})
+    return sorted(trend, key=lambda item: item["label"])
+
+
+# ── prompts ───────────────────────────────────────────────────────────────────────────────────
 
 def prompts_part(patient, since, until, tz):
     """The monitoring prompts that fired in the range: counted by rule, the latest shown in full."""
@@ -293,19 +481,37 @@ def prompts_part(patient, since, until, tz):
     }
 
 
-def with_without(day_values, dose_days):
-    """For each substance, each symptom's mean daily value on days with a dose of it logged and on
-    the other days with a check-in: plain averages, not effects."""
+# ── days with and without ─────────────────────────────────────────────────────────────────────
+
+def with_without(day_values, dose_days, days):
+    """For each substance, each measure's mean daily value on days with a dose of it logged and on
+    the other days with a check-in; and on the local day after a day with a dose and after a day
+    without one. Plain averages of what was logged, not effects. A substance logged on every day
+    with a check-in (or on none) has nothing to be compared with: it is named, not tabled."""
     checkin_days = set(day_values)
-    table = []
+    in_range = set(days)
+    one_day = dt.timedelta(days=1)
+    table, every_day = [], []
     for substance, taken in sorted(dose_days.items()):
+        if not checkin_days - taken or not checkin_days & taken:
+            every_day.append(substance_label(substance))
+            continue
+        def averages(chosen, key):
+            found = [day_values[day][key] for day in chosen if key in day_values[day]]
+            return mean(found), len(found)
+
+        same_with, same_without = checkin_days & taken, checkin_days - taken
+        # Days whose previous local day is in the range too: "the day after" is known to be after
+        # a day with or without a dose only then.
+        next_days = {day for day in checkin_days if day - one_day in in_range}
+        after_with = {day for day in next_days if day - one_day in taken}
         rows = []
-        days_with = [day_values[day] for day in checkin_days & taken]
-        days_without = [day_values[day] for day in checkin_days - taken]
-        for key, label in SYMPTOMS:
-            with_ = [values[key] for values in days_with if key in values]
-            without = [values[key] for values in days_without if key in values]
-            rows.append({"label": label, "with": mean(with_), "with_days": len(with_),
-                         "without": mean(without), "without_days": len(without)})
+        for key in COMPARED:
+            (with_, with_days), (without, without_days) = averages(same_with, key), averages(same_without, key)
+            (after, after_days), (after_none, after_none_days) = (averages(after_with, key),
+                                                                  averages(next_days - after_with, key))
+            rows.append({"label": LABELS[key], "with": with_, "with_days": with_days, "without": without,
+                         "without_days": without_days, "next_with": after, "next_with_days": after_days,
+                         "next_without": after_none, "next_without_days": after_none_days})
         table.append({"substance": substance_label(substance), "rows": rows})
-    return table
+    return {"tables": table, "not_compared": every_day}

@@ -7,8 +7,8 @@ from collections import Counter
 import sqlalchemy as sa
 
 from backend.checkins.models import ADHD_ITEMS, CheckIn
-from backend.checkins.vocabulary import LIVER_WARNING_SIGNS
-from backend.domain import local_date, zone
+from backend.checkins.vocabulary import EMERGENCY_SIGNS, LIVER_WARNING_SIGNS
+from backend.domain import SCREENS, local_date, positive_screen, zone
 from backend.doses.services import daily_totals
 from backend.extensions import db
 from backend.reminders.models import ReminderOccurrence
@@ -21,22 +21,37 @@ def _mean(values):
     return round(statistics.fmean(values), 2) if values else None
 
 
+def screen_summary(rows, name):
+    """How often a screen (PHQ-2 or GAD-2) was answered in the range, how often positive (3 or
+    more), and the latest total."""
+    scores = [score for checkin in rows if (score := getattr(checkin, f"{name}_score")) is not None]
+    return {"answered": len(scores), "positive": sum(1 for score in scores if positive_screen(score)),
+            "latest": scores[-1] if scores else None}
+
+
 def checkin_summary(patient, since, until):
     rows = db.session.scalars(sa.select(CheckIn).where(
         CheckIn.user_id == patient.id, CheckIn.deleted_at.is_(None),
-        CheckIn.recorded_at >= since, CheckIn.recorded_at < until)).all()
+        CheckIn.recorded_at >= since, CheckIn.recorded_at < until).order_by(CheckIn.recorded_at)).all()
     side_effects = Counter(s for c in rows for s in c.side_effects)
     withdrawal = Counter(s for c in rows for s in c.withdrawal_symptoms)
+    screens = {name: screen_summary(rows, name) for name in SCREENS}
     return {
         "count": len(rows),
         "mean_peg": _mean(c.peg_score for c in rows),
         "mean_pain": _mean(c.pain for c in rows),
+        "mean_pain_today": _mean(c.pain_today for c in rows),
+        "mean_sleep_quality": _mean(c.sleep_quality for c in rows),
+        "screens": screens,
+        # What a reader must not miss: the screens positive at least once in the range.
+        "positive_screens": [name for name, found in screens.items() if found["positive"]],
         "mean_adhd": {item: _mean(getattr(c, item) for c in rows) for item in ADHD_ITEMS},
         "mean_mood": _mean(c.mood for c in rows),
         "mean_sleep_hours": _mean(c.sleep_hours for c in rows),
         "side_effects": dict(side_effects.most_common()),
         "withdrawal_symptoms": dict(withdrawal.most_common()),
         "liver_warning_signs": {s: side_effects[s] for s in LIVER_WARNING_SIGNS if side_effects[s]},
+        "emergency_signs": {s: side_effects[s] for s in EMERGENCY_SIGNS if side_effects[s]},
     }
 
 

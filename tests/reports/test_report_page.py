@@ -95,12 +95,12 @@ def test_the_report_shows_header_trends_per_local_day_and_doses(client, week_of_
     assert "Europe/London" not in page and ">UTC (every" in page
     assert "2026-11-25 08:00 UTC" in page  # generated at, in the patient's zone
     assert "Dr. Rivera&#39;s clinic" in page
-    assert "5</strong> check-ins" not in page and "<strong>4</strong> check-ins on" in page
+    assert '<th scope="row">Check-ins</th><td><strong>4</strong> on 3 of 7 days</td>' in page
 
     data = report_data(response)
     assert data["days"] == [f"2026-11-{day}" for day in range(18, 25)]
     assert [c["id"] for c in data["charts"]] == [
-        "pain", "adhd", "mood", "sleep", "dose-adhd_stimulant-mg", "dose-kratom-g"]
+        "pain", "adhd", "mood", "sleep", "dose-kratom-leaf_powder-g", "dose-adhd_stimulant-tablet-mg"]
     # Means of the day's check-ins; PEG only where all three items were answered.
     assert values(data, "pain", "Pain") == {
         "2026-11-18": None, "2026-11-19": None, "2026-11-20": 5.0, "2026-11-21": 2.0, "2026-11-22": None,
@@ -110,25 +110,25 @@ def test_the_report_shows_header_trends_per_local_day_and_doses(client, week_of_
     assert values(data, "adhd", "Trouble focusing")["2026-11-20"] == 2.0
     assert values(data, "adhd", "Hyperactivity")["2026-11-20"] == 0.0
     assert values(data, "sleep", "Sleep hours")["2026-11-21"] == 6.0
-    assert values(data, "dose-kratom-g", "Kratom, g") == {
+    assert values(data, "dose-kratom-leaf_powder-g", "Kratom, leaf powder, g") == {
         "2026-11-18": None, "2026-11-19": None, "2026-11-20": 5.5, "2026-11-21": None, "2026-11-22": 2.0,
         "2026-11-23": None, "2026-11-24": None}
-    assert values(data, "dose-adhd_stimulant-mg", "ADHD stimulant, mg")["2026-11-21"] == 10.0
-    assert chart(data, "dose-kratom-g")["limit"] is None  # no personal limit in the plan
+    assert values(data, "dose-adhd_stimulant-tablet-mg", "ADHD stimulant, tablet, mg")["2026-11-21"] == 10.0
+    assert chart(data, "dose-kratom-leaf_powder-g")["limit"] is None  # no personal limit in the plan
     assert "Green Malay, Red Bali" in page
     assert "Before the range" not in page
 
 
 def test_liver_warning_signs_are_flagged_with_their_dates(client, week_of_data):
     page = view(client, make_link(client, week_of_data, **WEEK)).text
-    alert = page[page.index('id="liver-warning-signs"'):page.index('id="overview"')]
+    alert = page[page.index('id="liver-warning-signs"'):page.index('id="doses"')]
     assert "Liver warning signs reported" in alert
     assert re.search(r"<strong>dark urine</strong>: <time datetime=\"2026-11-21\">Sat 21 Nov 2026</time>", alert)
     assert re.search(r"<strong>yellow skin or eyes</strong>: <time datetime=\"2026-11-23\">", alert)
     # Liver signs are not buried among the ordinary side effects.
     side_effects = page[page.index("<h3>Side effects</h3>"):page.index("<h3>Withdrawal symptoms</h3>")]
     assert "constipation" in side_effects and "dark urine" not in side_effects
-    withdrawal = page[page.index("<h3>Withdrawal symptoms</h3>"):page.index('id="doses"')]
+    withdrawal = page[page.index("<h3>Withdrawal symptoms</h3>"):page.index("</section>", page.index('id="reported-symptoms"'))]
     assert "craving" in withdrawal and "yawning" in withdrawal
 
 
@@ -136,7 +136,8 @@ def test_no_liver_alert_when_none_was_reported(client, alice, create_checkin):
     create_checkin(alice, side_effects=["constipation"])
     page = view(client, make_link(client, alice, **WEEK)).text
     assert 'id="liver-warning-signs"' not in page
-    assert "Liver warning signs: <strong>none</strong>" in page
+    signs = page[page.index('id="safety-signs"'):]
+    assert signs[:signs.index("</tr>")].endswith("none reported</td>")
 
 
 def test_days_with_and_without_each_substance_are_plain_averages(app, client, week_of_data):
@@ -147,14 +148,21 @@ def test_days_with_and_without_each_substance_are_plain_averages(app, client, we
         stored = db.session.get(ReportLink, uuid.UUID(link["id"]))
         report = build_report(week_of_data.user, stored, NOW)
     by_substance = {block["substance"]: {row["label"]: row for row in block["rows"]}
-                    for block in report["with_without"]}
+                    for block in report["with_without"]["tables"]}
     # Kratom on the 20th and 22nd; check-ins on the 20th, 21st and 23rd.
     assert by_substance["Kratom"]["Pain"] == {"label": "Pain", "with": 5.0, "with_days": 1,
-                                              "without": 5.0, "without_days": 2}
+                                              "without": 5.0, "without_days": 2,
+                                              # the day after: the 21st and 23rd follow kratom days
+                                              "next_with": 5.0, "next_with_days": 2,
+                                              "next_without": 5.0, "next_without_days": 1}
+    assert by_substance["Kratom"]["Mood"]["next_with"] == 5.0  # (8 + 2) / 2
+    assert by_substance["Kratom"]["Mood"]["next_without"] == 5.0  # the 20th: (6 + 4) / 2
     assert by_substance["Kratom"]["Mood"]["with"] == 5.0
     assert by_substance["Kratom"]["Mood"]["without"] == 5.0  # (8 + 2) / 2
     assert by_substance["ADHD stimulant"]["Mood"] == {"label": "Mood", "with": 8.0, "with_days": 1,
-                                                      "without": 3.5, "without_days": 2}
+                                                      "without": 3.5, "without_days": 2,
+                                                      "next_with": None, "next_with_days": 0,
+                                                      "next_without": 5.0, "next_without_days": 3}
     assert by_substance["ADHD stimulant"]["Sleep hours"]["without_days"] == 1
 
 
@@ -166,12 +174,12 @@ def test_the_personal_daily_limit_from_the_plan_is_drawn(client, alice, create_d
     create_dose(alice, taken_at="2026-11-21T09:00:00Z", amount=3, unit="g")
     response = view(client, make_link(client, alice, **WEEK))
     data = report_data(response)
-    kratom = chart(data, "dose-kratom-g")
+    kratom = chart(data, "dose-kratom-leaf_powder-g")
     assert kratom["limit"] == 5
-    assert values(data, "dose-kratom-g", "Kratom, g")["2026-11-20"] == 5.5
-    assert [c["id"] for c in data["charts"] if c["kind"] == "bars"] == ["dose-kratom-g"]  # one chart, in g
-    assert "Dashed line: the person’s own daily limit, 5." in response.text
-    assert "<th scope=\"col\">days above it</th>" in response.text
+    assert values(data, "dose-kratom-leaf_powder-g", "Kratom, leaf powder, g")["2026-11-20"] == 5.5
+    assert [c["id"] for c in data["charts"] if c["kind"] == "bars"] == ["dose-kratom-leaf_powder-g"]  # one, in g
+    assert "dashed line: own daily limit, 5" in response.text
+    assert '<td data-label="own limit">5; over on 1</td>' in response.text
 
 
 def test_check_in_reminder_adherence_is_counted_by_outcome(app, client, alice):
@@ -200,11 +208,14 @@ def test_check_in_reminder_adherence_is_counted_by_outcome(app, client, alice):
                                           send_after=dt.datetime(2026, 11, 20, 9, tzinfo=UTC), status="missed"))
         db.session.commit()
     page = view(client, make_link(client, alice, **WEEK)).text
-    table = page[page.index('<table class="adherence">'):page.index("</table>", page.index('class="adherence"'))]
-    rows = re.findall(r'<tr><th scope="row">([a-z]+)</th><td>(\d+)</td><td>(\d+)%</td></tr>', table)
+    line = page[page.index('id="safety-adherence"'):]
+    line = line[:line.index("</tr>")]
+    rows = re.findall(r"([a-z]+) <strong>(\d+)</strong> \((\d+)%\)", line)
     assert rows == [("answered", "3", "38"), ("missed", "2", "25"), ("ignored", "1", "12"),
                     ("snoozed", "1", "12"), ("expired", "1", "12")]
-    assert "all due in the range</th><td>8</td>" in table
+    assert line.endswith("of 8 due</td>")
+    # The dose reminder is counted apart, under the doses scope.
+    assert '<th scope="row">Dose reminders</th><td>missed <strong>1</strong> of 1 due</td>' in page
 
 
 def test_monitoring_prompts_that_fired_are_listed(app, client, alice):
@@ -259,7 +270,8 @@ def test_without_the_checkins_scope_there_is_no_symptom_data_at_all(client, week
     for absent in ('id="symptoms"', 'id="liver-warning-signs"', 'id="reported-symptoms"', 'id="adherence"',
                    'id="with-without"', "constipation", "dark urine", NOTE):
         assert absent not in page
-    assert [c["id"] for c in report_data(response)["charts"]] == ["dose-adhd_stimulant-mg", "dose-kratom-g"]
+    assert [c["id"] for c in report_data(response)["charts"]] == ["dose-kratom-leaf_powder-g",
+                                                                   "dose-adhd_stimulant-tablet-mg"]
 
 
 # Range and time zone
@@ -276,21 +288,41 @@ def test_days_are_the_patients_local_days(client, make_person, clock, create_che
     data = report_data(response)
     assert data["days"] == ["2026-11-19", "2026-11-20", "2026-11-21"]
     assert values(data, "pain", "Pain") == {"2026-11-19": 2.0, "2026-11-20": 8.0, "2026-11-21": None}
-    assert values(data, "dose-kratom-g", "Kratom, g") == {"2026-11-19": None, "2026-11-20": 4.0,
-                                                          "2026-11-21": None}
+    assert values(data, "dose-kratom-leaf_powder-g", "Kratom, leaf powder, g") == {
+        "2026-11-19": None, "2026-11-20": 4.0, "2026-11-21": None}
     assert "America/New_York" in response.text
     assert "<strong>fever</strong>: <time datetime=\"2026-11-19\">" in response.text
 
 
-def test_without_a_fixed_range_the_report_covers_the_90_days_before_viewing(client, alice, create_checkin):
+def test_without_a_fixed_range_the_report_covers_at_most_the_90_days_before_viewing(client, alice, create_checkin):
     create_checkin(alice, recorded_at=(NOW - dt.timedelta(days=100)).isoformat(), pain=9)
-    create_checkin(alice, recorded_at=(NOW - dt.timedelta(days=80)).isoformat(), pain=3)
+    create_checkin(alice, recorded_at=(NOW - dt.timedelta(days=89)).isoformat(), pain=3)
     create_checkin(alice, recorded_at=(NOW - dt.timedelta(hours=1)).isoformat(), pain=4)
     data = report_data(view(client, make_link(client, alice)))
     assert len(data["days"]) == 90
     assert (data["days"][0], data["days"][-1]) == ("2026-08-28", "2026-11-25")
     pain = values(data, "pain", "Pain")
     assert [value for value in pain.values() if value is not None] == [3.0, 4.0]
+
+
+def test_without_a_fixed_range_the_report_starts_on_the_first_record(client, alice, create_checkin, create_dose):
+    """30 days of data are drawn over 30 days, not over 90 of which 60 are empty."""
+    create_checkin(alice, recorded_at=(NOW - dt.timedelta(days=100)).isoformat(), pain=9)  # too old to count
+    create_dose(alice, taken_at=(NOW - dt.timedelta(days=29, hours=3)).isoformat(), amount=2)
+    create_checkin(alice, recorded_at=(NOW - dt.timedelta(days=20)).isoformat(), pain=3)
+    response = view(client, make_link(client, alice, scopes=["checkins", "doses"]))
+    data = report_data(response)
+    assert (data["days"][0], data["days"][-1], len(data["days"])) == ("2026-10-27", "2026-11-25", 30)
+    assert "(30 days, from the first record)" in response.text
+    # Only what is shared counts: without doses, the range starts at the check-in.
+    data = report_data(view(client, make_link(client, alice, scopes=["checkins"])))
+    assert (data["days"][0], len(data["days"])) == ("2026-11-05", 21)
+
+
+def test_a_report_of_nothing_logged_covers_today(client, alice):
+    response = view(client, make_link(client, alice))
+    assert report_data(response)["days"] == ["2026-11-25"]
+    assert "No check-ins in this range." in response.text
 
 
 def test_a_fixed_range_reaching_into_the_future_ends_today(client, alice, create_checkin):
@@ -362,8 +394,9 @@ def test_revoked_expired_and_unknown_links_get_the_same_plain_page(client, clock
 
 
 def lasting_headers(response):
-    """The headers, less the rate limiter's counters."""
-    return {k: v for k, v in response.headers.items() if not k.startswith(("X-RateLimit", "Retry-After"))}
+    """The headers, less the rate limiter's counters and the request's own id."""
+    return {k: v for k, v in response.headers.items()
+            if not k.startswith(("X-RateLimit", "Retry-After", "X-Request-Id"))}
 
 
 def test_viewing_appends_to_the_access_log_and_stamps_the_link(app, client, alice):

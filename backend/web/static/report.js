@@ -5,8 +5,12 @@
 (function () {
   "use strict";
 
-  var PRINT_WIDTH = 680;   // A4 portrait inside 15 mm margins, in CSS pixels
-  var HEIGHT = 220;
+  var PRINT_WIDTH = 703;   // A4 portrait inside 12 mm margins, in CSS pixels
+  var PRINT_GAP = 16;      // between the printed columns of a grid of charts
+  // Line charts (symptoms) and bar charts (doses), on screen and on paper.
+  var HEIGHT = {line: 200, bars: 150};
+  var PRINT_HEIGHT = {line: 84, bars: 68};
+  var AXIS_FONT = "11px system-ui, sans-serif";
   var COLOURS = ["#1f4e79", "#c0392b", "#2e7d32", "#8e44ad", "#d35400", "#00838f"];
   var BAR_COLOUR = "#00838f";
   var LIMIT_COLOUR = "#b71c1c";
@@ -53,16 +57,18 @@
            points: {show: true, size: 5, fill: colour}};
     }));
     if (chart.limit !== null) {
-      series.push({label: "daily limit", stroke: LIMIT_COLOUR, width: 1.5, dash: [6, 4],
+      series.push({label: chart.limit_label || "limit", stroke: LIMIT_COLOUR, width: 1.5, dash: [6, 4],
                    points: {show: false}});
     }
     return {
-      width: width, height: HEIGHT, tzDate: inUTC,
+      width: width, height: HEIGHT[chart.kind], tzDate: inUTC,
       scales: {x: {time: true}, y: {range: yRange(chart)}},
-      axes: [{values: dayTicks}, {size: 44}],
+      axes: [{values: dayTicks, space: 60, size: 28, font: AXIS_FONT},
+             {size: 44, space: 20, font: AXIS_FONT}],
       series: series,
       cursor: {drag: {x: false, y: false}},
-      legend: {live: true}
+      // A legend only where a chart draws more than one series; a bar chart's title names it.
+      legend: {show: !bars && series.length > 2, live: true}
     };
   }
 
@@ -75,7 +81,13 @@
   }
 
   function widthOf(element) {
-    return Math.max(280, Math.floor(element.clientWidth));
+    return Math.max(200, Math.floor(element.clientWidth));
+  }
+
+  // The width of a chart on paper: its grid's share of the printed line.
+  function printWidthOf(figure) {
+    var columns = +(figure.closest("[data-print-columns]").dataset.printColumns || 1);
+    return Math.floor((PRINT_WIDTH - PRINT_GAP * (columns - 1)) / columns);
   }
 
   data.charts.forEach(function (chart) {
@@ -88,20 +100,22 @@
   });
   window.careloopCharts = charts;
 
-  function fit(width) {
-    Object.keys(charts).forEach(function (id) {
-      var plot = charts[id];
-      var figure = document.querySelector('[data-chart="' + id + '"] .chart-canvas');
-      plot.setSize({width: width || widthOf(figure), height: HEIGHT});
+  function fit(printing) {
+    data.charts.forEach(function (chart) {
+      var figure = document.querySelector('[data-chart="' + chart.id + '"]');
+      var canvas = figure.querySelector(".chart-canvas");
+      charts[chart.id].setSize(printing
+        ? {width: printWidthOf(figure), height: PRINT_HEIGHT[chart.kind]}
+        : {width: widthOf(canvas), height: HEIGHT[chart.kind]});
     });
   }
 
   var pending = null;
   window.addEventListener("resize", function () {
     clearTimeout(pending);
-    pending = setTimeout(function () { fit(); }, 100);
+    pending = setTimeout(function () { fit(window.matchMedia("print").matches); }, 100);
   });
   // Canvases do not reflow: redraw at the printed page's width, and back afterwards.
-  window.addEventListener("beforeprint", function () { fit(PRINT_WIDTH); });
-  window.addEventListener("afterprint", function () { fit(); });
+  window.addEventListener("beforeprint", function () { fit(true); });
+  window.addEventListener("afterprint", function () { fit(false); });
 })();
