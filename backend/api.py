@@ -69,11 +69,26 @@ class Api(SmorestApi):
         if not sa.event.contains(session, "after_flush", _note_flush):
             sa.event.listen(session, "after_flush", _note_flush)
             sa.event.listen(session, "do_orm_execute", _note_statement)
+        app.after_request(protective_headers)
 
     def _init_spec(self, *args, **kwargs):
         super()._init_spec(*args, **kwargs)
         self.ma_plugin.converter.add_attribute_function(exclusive_bounds)
         self.ma_plugin.converter.add_attribute_function(dict_key_choices)
+
+
+def protective_headers(response):
+    """Every API answer holds someone's health data or says something about it: no cache keeps it,
+    no browser guesses its type, and HTTPS stays on once used. Retry-After belongs to a refusal only
+    (Flask-Limiter adds it to every limited answer)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/v1/"):
+        response.headers["Cache-Control"] = "no-store"
+    if current_app.config["CARELOOP_PUBLIC_URL"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if response.status_code < 400:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def exclusive_bounds(converter, field, ret):

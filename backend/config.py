@@ -10,6 +10,8 @@ class ConfigError(RuntimeError):
 
 DEV_PROJECT_ID = "careloop-local"
 DEV_AUTH_EMULATOR_HOST = "127.0.0.1:9099"
+DEV_SECRET_KEY = "careloop-development-only-key"
+MIN_SECRET_BYTES = 32
 
 
 def load_config(instance_path, overrides=None):
@@ -29,7 +31,7 @@ def load_config(instance_path, overrides=None):
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         # Keys the hashes of invite codes and report-link tokens (HMAC): a copy of the database
         # alone is not enough to brute-force a short code offline.
-        "SECRET_KEY": env.get("CARELOOP_SECRET_KEY") or (None if production else "careloop-development-only-key"),
+        "SECRET_KEY": env.get("CARELOOP_SECRET_KEY") or (None if production else DEV_SECRET_KEY),
         # Behind N reverse proxies, trust N X-Forwarded-For hops for the client address
         # (access log, rate limits).
         "CARELOOP_TRUSTED_PROXIES": int(env.get("CARELOOP_TRUSTED_PROXIES", 0)),
@@ -90,8 +92,15 @@ def check_config(config):
         raise ConfigError("FIREBASE_AUTH_EMULATOR_HOST must not be set in production")
     if not config.get("FIREBASE_PROJECT_ID"):
         raise ConfigError("FIREBASE_PROJECT_ID is required in production")
-    if not config.get("SECRET_KEY"):
+    secret = config.get("SECRET_KEY") or ""
+    if not secret:
         raise ConfigError("CARELOOP_SECRET_KEY is required in production")
+    if secret == DEV_SECRET_KEY or len(secret.encode()) < MIN_SECRET_BYTES:
+        # The development key is published in this repository; a short key can be guessed offline
+        # from a copy of the database (it keys the hashes of invite codes and report links).
+        raise ConfigError(f"CARELOOP_SECRET_KEY must be a random value of at least {MIN_SECRET_BYTES} bytes "
+                          "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), not the "
+                          "development key")
     if not os.environ.get("DATABASE_URL") and config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("DATABASE_URL (PostgreSQL) is required in production")
     if config["CARELOOP_PUSH"] not in ("firebase", "local"):

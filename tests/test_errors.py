@@ -189,3 +189,24 @@ def test_a_sign_in_name_is_held_to_the_profiles_rules_and_never_locks_the_person
         response = client.get("/v1/me", headers=headers)
         assert response.status_code == 200
         assert response.json["display_name"] == kept
+
+
+# Protective headers
+
+def test_answers_with_health_data_are_never_cached_or_sniffed_and_a_2xx_carries_no_retry_after(client, alice,
+                                                                                              create_checkin):
+    create_checkin(alice)
+    for response in (client.get("/v1/checkins", headers=alice.headers),
+                     client.get("/v1/me/export", headers=alice.headers),
+                     client.get("/v1/checkins/00000000-0000-4000-8000-000000000000", headers=alice.headers)):
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        if response.status_code < 400:
+            assert "Retry-After" not in response.headers
+    assert "Strict-Transport-Security" not in response.headers  # served over plain http here
+
+
+def test_https_deployments_send_hsts(app, client, alice, monkeypatch):
+    monkeypatch.setitem(app.config, "CARELOOP_PUBLIC_URL", "https://careloop.example")
+    response = client.get("/v1/me", headers=alice.headers)
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")

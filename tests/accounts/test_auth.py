@@ -13,7 +13,7 @@ import pytest
 
 from backend import create_app
 from backend.accounts.models import User
-from backend.config import ConfigError
+from backend.config import DEV_SECRET_KEY, ConfigError
 from backend.devtokens import emulator_id_token
 from backend.extensions import db
 from tests.support import count, dose_body
@@ -144,7 +144,7 @@ def production_env(monkeypatch, tmp_path):
     monkeypatch.setenv("CARELOOP_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'production.sqlite3'}")
     monkeypatch.setenv("FIREBASE_PROJECT_ID", "p")
-    monkeypatch.setenv("CARELOOP_SECRET_KEY", "a-production-secret")
+    monkeypatch.setenv("CARELOOP_SECRET_KEY", "a-production-secret-of-forty-random-bytes!")
     monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "CARELOOP_PUSH"):
         monkeypatch.delenv(name, raising=False)
@@ -153,6 +153,13 @@ def production_env(monkeypatch, tmp_path):
 
 def test_production_refuses_to_start_without_a_secret_key(production_env):
     production_env.delenv("CARELOOP_SECRET_KEY")
+    with pytest.raises(ConfigError, match="CARELOOP_SECRET_KEY"):
+        create_app()
+
+
+@pytest.mark.parametrize("key", [DEV_SECRET_KEY, "x", "thirty-one-bytes-is-not-enough!"])
+def test_production_refuses_the_published_development_key_and_short_keys(production_env, key):
+    production_env.setenv("CARELOOP_SECRET_KEY", key)
     with pytest.raises(ConfigError, match="CARELOOP_SECRET_KEY"):
         create_app()
 
