@@ -91,3 +91,5 @@ def configure_logging(app):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # One line per job run every ten seconds is noise; our jobs log what they did.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from backend.logs import redact_werkzeug_log
+    redact_werkzeug_log()
