@@ -27,7 +27,7 @@ from backend.domain import (DAILY_PAIN, MASS_IN_MG, PEG_ITEMS, POSITIVE_SCREEN, 
 from backend.doses.models import Dose
 from backend.extensions import db
 from backend.monitoring.models import SEVERITIES, Prompt
-from backend.monitoring.plan import effective_plan
+from backend.monitoring.plan import daily_limits, effective_plan
 from backend.reminders.models import ReminderOccurrence
 from backend.sqltypes import utcnow
 
@@ -311,13 +311,11 @@ def adherence_part(patient, since, until, kind):
 # ── doses ─────────────────────────────────────────────────────────────────────────────────────
 
 def form_limits(plan, kind, form, unit):
-    """The person's own daily limits for one substance that cover `form`, in `unit` (None where a
-    limit measures something else: capsules are never compared with grams). A limit that names no
-    forms covers each form, and each form is compared with it on its own, as the daily-limit rule
-    does."""
-    settings = (plan.get("substances") or {}).get(kind) or {}
-    limits = settings.get("daily_limits") or ([settings["daily_limit"]] if settings.get("daily_limit") else [])
-    return [amount for limit in limits if not limit.get("forms") or form in limit["forms"]
+    """The amounts, in `unit`, of the person's own daily limits for one substance that cover `form`
+    (the plan's, read as the daily-limit rule reads it). A limit in another measure is left out:
+    capsules are never compared with grams. A limit that names no forms covers each form, and each
+    form is compared with it on its own."""
+    return [amount for limit in daily_limits(plan, kind) if not limit.get("forms") or form in limit["forms"]
             if (amount := convert(limit["amount"], limit["unit"], unit)) is not None]
 
 

@@ -378,8 +378,8 @@ def log_heavy_ninety_days(app, client, person):
 
 def test_a_heavy_users_ninety_days_print_on_three_pages_and_read_on_a_phone(
         app, client, live_server, browser, make_person):
-    """Reproduced: nine A4 pages (every section forced onto a new one), and a doses table wider
-    than a phone's screen."""
+    """Reproduced on the report before this pass: this person's report printed on 15 A4 pages
+    (every section forced onto a new one) and its doses table was 747 px wide on a 390 px screen."""
     person = make_person(f"uid-heavy-{uuid.uuid4().hex[:8]}", timezone=TIMEZONE, name="Jordan Heavy")
     log_heavy_ninety_days(app, client, person)
     link = client.post("/v1/report-links", json={"label": "Pain clinic", "scopes": [

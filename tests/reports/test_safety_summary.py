@@ -74,6 +74,21 @@ def test_forms_are_rows_of_their_own_per_unit_never_added(client, heavy_week):
     assert chart(data, "dose-kratom-capsule-capsule")["limit"] is None
 
 
+def test_a_limit_that_names_its_forms_covers_those_alone(client, heavy_week):
+    set_plan(client, heavy_week, {"kratom": {
+        "daily_limit": {"amount": 8, "unit": "g", "forms": ["leaf_powder"]},
+        "daily_limits": [{"amount": 25, "unit": "mg", "forms": ["concentrate_7oh"]},
+                         {"amount": 10, "unit": "capsule", "forms": ["capsule"]}]}})
+    response = view(client, make_link(client, heavy_week, **WEEK))
+    data = report_data(response)
+    assert {c["id"]: c["limit"] for c in data["charts"] if c["id"].startswith("dose-kratom")} == {
+        "dose-kratom-capsule-capsule": 10, "dose-kratom-concentrate_7oh-mg": 25, "dose-kratom-leaf_powder-g": 8}
+    assert line(response.text, "safety-limits") == (
+        "Over own daily limit Kratom, capsule (limit 10 capsule): 1 of 1 day taken, 21 Nov; "
+        "Kratom, 7-OH concentrate (limit 25 mg): 1 of 1 day taken, 21 Nov; "
+        "Kratom, leaf powder (limit 8 g): 0 of 2 days taken")
+
+
 def test_the_safety_summary_comes_first_and_says_what_matters(client, heavy_week):
     page = view(client, make_link(client, heavy_week, scopes=["checkins", "doses", "prompts"], **WEEK)).text
     assert page.index('id="safety"') < page.index('id="liver-warning-signs"') < page.index('id="doses"')
