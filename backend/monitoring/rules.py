@@ -68,6 +68,9 @@ class Finding:
     # Whether the plan's cooldown holds this finding back when its rule and subject fired lately;
     # findings already keyed once per day or per reminder are not held back.
     cooldown: bool = True
+    # A daily digest: when its day's prompt exists, the prompt is brought up to date with what the
+    # finding now says (the day's pairs or doses), without a new push.
+    digest: bool = False
 
 
 # ── where the person is: the emergency and crisis numbers ───────────────────────────────────────
@@ -295,37 +298,39 @@ def escalation(ctx, dose):
 # 4 ─ concentrated 7-OH ---------------------------------------------------------------------------
 
 def concentrated_7oh(ctx, dose):
-    """Any concentrated 7-OH product, whatever substance kind it was logged under: high the first
-    time in a week, then one daily digest."""
+    """Any concentrated 7-OH product, whatever substance kind it was logged under: one prompt per
+    local day listing the day's 7-OH doses, high the first time in a week."""
     if dose.form != SEVEN_OH:
         return []
     day = ctx.local_date(dose.taken_at)
     key = f"concentrated_7oh:{day.isoformat()}"
     known = ctx.prompted("concentrated_7oh", "kratom", key)
     late = ctx.late(dose.taken_at)
+    doses = [d for d in ctx.doses(*ctx.day_bounds(day)) if d.form == SEVEN_OH]
+    if len(doses) == 1:
+        seen = f"You logged a concentrated 7-hydroxymitragynine (7-OH) product at {ctx.local_time(dose.taken_at)}"
+    else:
+        times = ", ".join(d.taken_at.astimezone(ctx.tz).strftime("%H:%M") for d in doses)
+        seen = (f"You logged a concentrated 7-hydroxymitragynine (7-OH) product {len(doses)} times on "
+                f"{day:%a %d %b} ({times})")
+    seen += ", again as in the past week." if known else "."
     # FDA, 29 July 2025: recommended scheduling 7-OH; it acts far more strongly at the opioid
     # receptor than mitragynine.
     about = ("7-OH acts far more strongly at the opioid receptor than mitragynine, the main substance in kratom "
              "leaf, and the US FDA recommended scheduling it as a controlled substance in July 2025.")
-    if known:
-        opening = (f"You logged a concentrated 7-hydroxymitragynine (7-OH) product again on {day:%a %d %b} "
-                   f"(at {ctx.local_time(dose.taken_at)}), as in the past week.")
-    else:
-        opening = (f"You logged a concentrated 7-hydroxymitragynine (7-OH) product at "
-                   f"{ctx.local_time(dose.taken_at)}.")
     return [Finding(
         "concentrated_7oh", "kratom", "warning" if known else "high", key,
-        f"{opening} {about} {drowsy_warning(ctx, dose.taken_at)} {NALOXONE} {CLINICIAN}",
-        late_evidence(ctx, {"dose_id": str(dose.id), "date": day.isoformat()}, dose.taken_at),
-        alert_caregivers=not known and not late, cooldown=False)]
+        f"{seen} {about} {drowsy_warning(ctx, dose.taken_at)} {NALOXONE} {CLINICIAN}",
+        late_evidence(ctx, {"date": day.isoformat(), "dose_ids": [str(d.id) for d in doses]}, dose.taken_at),
+        alert_caregivers=not known and not late, cooldown=False, digest=True)]
 
 
 # 5 ─ risky combinations --------------------------------------------------------------------------
 
 def combination(ctx, dose):
     """Kratom or a 7-OH product within the plan's window of a sedating substance (high: breathing) or
-    an ADHD stimulant (warning: heart). A combination already prompted in the week before comes
-    back as one digest a day, not as an alarm per dose."""
+    an ADHD stimulant (warning: heart): one prompt per partner kind and local day, listing the day's
+    pairs. A combination already prompted in the week before comes back as a warning, not an alarm."""
     partners = SEDATING_KINDS + (STIMULANT,)
     window = dt.timedelta(hours=ctx.plan["combination_window_hours"])
     nearby = [other for other in ctx.doses(dose.taken_at - window, dose.taken_at + window
@@ -336,26 +341,45 @@ def combination(ctx, dose):
         pairs = [(other, dose) for other in nearby if opioid_type(other)]
     else:
         pairs = []
-    return [_combination_finding(ctx, kratom, partner) for kratom, partner in pairs]
+    # The situations this dose is part of: a partner kind on a local day, as late as its latest pair.
+    situations = {}
+    for kratom, partner in pairs:
+        happened = max(kratom.taken_at, partner.taken_at)
+        situation = (partner.substance_kind, ctx.local_date(happened))
+        situations[situation] = max(situations.get(situation, happened), happened)
+    return [_combination_finding(ctx, kind, day, happened, window)
+            for (kind, day), happened in situations.items()]
 
 
-def _combination_finding(ctx, kratom, partner):
-    kind = partner.substance_kind
-    happened = max(kratom.taken_at, partner.taken_at)
-    day = ctx.local_date(happened)
+def _pairs_of_the_day(ctx, kind, day, window):
+    """Every (kratom or 7-OH, partner of `kind`) pair within the window whose later dose fell on `day`."""
+    start, end = ctx.day_bounds(day)
+    doses = ctx.doses(start - window, end)
+    kratom = [d for d in doses if opioid_type(d)]
+    partners = [d for d in doses if d.substance_kind == kind and not opioid_type(d)]
+    pairs = [(k, p) for k in kratom for p in partners
+             if abs(k.taken_at - p.taken_at) <= window and start <= max(k.taken_at, p.taken_at) < end]
+    return sorted(pairs, key=lambda pair: (max(pair[0].taken_at, pair[1].taken_at), min(pair[0].taken_at,
+                                                                                        pair[1].taken_at)))
+
+
+def _combination_finding(ctx, kind, day, happened, window):
     key = f"combination:{kind}:{day.isoformat()}"
     known = ctx.prompted("combination", kind, key)
     late = ctx.late(happened)
-    hours = abs(kratom.taken_at - partner.taken_at).total_seconds() / 3600
-    evidence = late_evidence(ctx, {"dose_ids": [str(kratom.id), str(partner.id)], "hours_apart": round(hours, 2)},
-                             happened)
-    pair = f"{what_was_taken(kratom)} and {substance_phrase(kind)}"
-    if known:
-        seen = (f"You logged {pair} {hours:.1f} hours apart again on {day:%a %d %b} "
-                f"({ctx.local_time(min(kratom.taken_at, partner.taken_at))}), as in the past week.")
+    pairs = _pairs_of_the_day(ctx, kind, day, window)
+    hours = [abs(k.taken_at - p.taken_at).total_seconds() / 3600 for k, p in pairs]
+    evidence = late_evidence(ctx, {"date": day.isoformat(), "pairs": [[str(k.id), str(p.id)] for k, p in pairs],
+                                   "hours_apart": [round(h, 2) for h in hours]}, happened)
+    taken = {what_was_taken(k) for k, _ in pairs}
+    pair = f"{taken.pop() if len(taken) == 1 else 'kratom or a 7-OH product'} and {substance_phrase(kind)}"
+    first = ctx.local_time(min(pairs[0][0].taken_at, pairs[0][1].taken_at))
+    if len(pairs) == 1:
+        seen = f"You logged {pair} {hours[0]:.1f} hours apart ({first})"
     else:
-        seen = (f"You logged {pair} {hours:.1f} hours apart "
-                f"({ctx.local_time(min(kratom.taken_at, partner.taken_at))}).")
+        seen = (f"You logged {pair} within {window.total_seconds() / 3600:g} hours of each other {len(pairs)} times "
+                f"on {day:%a %d %b} (first at {first}, the closest {min(hours):.1f} hours apart)")
+    seen += ", again as in the past week." if known else "."
     if kind == STIMULANT:
         # Stimulant labelling (FDA) and US poison centre kratom exposures (Post et al., Clin Toxicol
         # 2019) name a fast heart, high blood pressure and seizures.
@@ -363,7 +387,7 @@ def _combination_finding(ctx, kratom, partner):
             "combination", kind, "warning", key,
             f"{seen} Together they can raise heart rate and blood pressure. Chest pain, fainting or a seizure "
             f"are emergencies: call {ctx.emergency_services}. {CLINICIAN}",
-            evidence, cooldown=False)
+            evidence, cooldown=False, digest=True)
     risk = "Together they can slow breathing dangerously."
     if kind != "alcohol":
         # CDC MMWR 68(14), 2019; not said of alcohol, which that study does not single out.
@@ -372,7 +396,7 @@ def _combination_finding(ctx, kratom, partner):
     return Finding(
         "combination", kind, "warning" if known else "high", key,
         f"{seen} {risk} {drowsy_warning(ctx, happened)} {NALOXONE} {CLINICIAN}",
-        evidence, alert_caregivers=not known and not late, cooldown=False)
+        evidence, alert_caregivers=not known and not late, cooldown=False, digest=True)
 
 
 # 6 ─ a dose whose form may be 7-OH ---------------------------------------------------------------

@@ -14,11 +14,16 @@ from backend.sqltypes import utcnow
 
 
 def raise_prompt(user, finding, plan, now):
-    """Store a finding as a prompt unless its situation was already prompted, or the same rule and
-    subject fired within the cooldown. Returns the new prompt or None. Safe to replay."""
-    exists = db.session.scalar(sa.select(Prompt.id).where(
+    """Store a finding as a prompt unless its situation was already prompted (a daily digest's prompt
+    is brought up to date instead), or the same rule and subject fired within the cooldown. Returns
+    the new prompt or None. Safe to replay."""
+    existing = db.session.scalar(sa.select(Prompt).where(
         Prompt.user_id == user.id, Prompt.dedupe_key == finding.dedupe_key))
-    if exists is not None:
+    if existing is not None:
+        if finding.digest and (existing.message, existing.evidence) != (finding.message, finding.evidence):
+            # The day's digest: what it lists grows; its severity, push and alerts stay as raised.
+            existing.message, existing.evidence = finding.message, finding.evidence
+            db.session.flush()
         return None
     if finding.severity != "high" and finding.cooldown:
         cooldown = dt.timedelta(hours=plan["cooldown_hours"])

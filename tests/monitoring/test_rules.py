@@ -244,7 +244,7 @@ def test_kratom_within_6_hours_of_a_sedating_substance_is_high(patient, dose, mo
         return
     [prompt] = found
     assert (prompt["rule"], prompt["subject"], prompt["severity"]) == ("combination", partner, "high")
-    assert prompt["evidence"] == {"dose_ids": [kratom["id"], other["id"]], "hours_apart": 6.0}
+    assert prompt["evidence"] == {"date": "2026-11-25", "pairs": [[kratom["id"], other["id"]]], "hours_apart": [6.0]}
     assert "emergency services" in prompt["message"]
 
 
@@ -255,7 +255,7 @@ def test_kratom_with_an_adhd_stimulant_is_a_warning(patient, dose, monitor, prom
     monitor()
     [prompt] = prompts(person)
     assert (prompt["rule"], prompt["subject"], prompt["severity"]) == ("combination", "adhd_stimulant", "warning")
-    assert prompt["evidence"]["hours_apart"] == 2.5
+    assert prompt["evidence"]["hours_apart"] == [2.5]
     assert "heart rate and blood pressure" in prompt["message"]
 
 
@@ -274,7 +274,7 @@ def test_any_concentrated_7oh_product_is_high(patient, dose, monitor, prompts, s
     monitor()
     [prompt] = prompts(person)
     assert (prompt["rule"], prompt["severity"]) == ("concentrated_7oh", "high")
-    assert prompt["evidence"] == {"dose_id": logged["id"], "date": "2026-11-25"}
+    assert prompt["evidence"] == {"date": "2026-11-25", "dose_ids": [logged["id"]]}
     assert "emergency services" in prompt["message"]
     assert "FDA recommended scheduling it" in prompt["message"] and "July 2025" in prompt["message"]
     assert "far more strongly at the opioid receptor than mitragynine" in prompt["message"]

@@ -203,7 +203,8 @@ def test_7oh_logged_under_other_with_an_opioid_is_a_combination(patient, dose, m
     found = prompts(person)
     assert rules_of(found) == [("combination", "opioid", "high"), ("concentrated_7oh", "kratom", "high")]
     [combination] = only(found, "combination")
-    assert combination["evidence"] == {"dose_ids": [seven_oh["id"], opioid["id"]], "hours_apart": 1.0}
+    assert combination["evidence"] == {"date": "2026-11-25", "pairs": [[seven_oh["id"], opioid["id"]]],
+                                       "hours_apart": [1.0]}
     assert "a concentrated 7-OH product and an opioid" in combination["message"]
 
 
@@ -363,9 +364,38 @@ def test_a_week_of_the_same_combination_is_one_prompt_a_day_high_only_the_first_
         monitor(local(zone, 2026, 11, day + 1, 7, 0))           # quiet hours over
     found = only(prompts(person), "combination")
     assert [p["severity"] for p in reversed(found)] == ["high"] + ["warning"] * 6
-    assert "as in the past week" in found[0]["message"]
+    assert [len(p["evidence"]["pairs"]) for p in found] == [2] * 7          # 08:30 with 07:30, 22:30 with 23:30
+    assert "2 times on Tue 24 Nov" in found[0]["message"] and "as in the past week" in found[0]["message"]
     assert len(pushes(person.phone)) == 7
     assert len(pushes(carer.phone)) == 1
+
+
+def test_the_days_digest_lists_each_pair_and_is_pushed_once(patient, caregiver, dose, monitor, prompts, pushes):
+    person = patient()
+    carer, _ = caregiver(person, alerts=True)
+    kratom = dose(person, utc(2026, 11, 25, 6))
+    first = dose(person, utc(2026, 11, 25, 7), 10, "mg", **OPIOID)
+    monitor(utc(2026, 11, 25, 7))
+    second = dose(person, utc(2026, 11, 25, 9), 10, "mg", **OPIOID)
+    monitor(utc(2026, 11, 25, 9))
+    [prompt] = prompts(person)
+    assert prompt["severity"] == "high"
+    assert prompt["evidence"] == {"date": "2026-11-25", "pairs": [[kratom["id"], first["id"]],
+                                                                  [kratom["id"], second["id"]]],
+                                  "hours_apart": [1.0, 3.0]}
+    assert "kratom and an opioid within 6 hours of each other 2 times on Wed 25 Nov" in prompt["message"]
+    assert len(pushes(person.phone)) == 1 and len(pushes(carer.phone)) == 1
+
+
+def test_a_7oh_digest_lists_the_days_doses(patient, dose, monitor, prompts, pushes):
+    person = patient()
+    doses = [dose(person, utc(2026, 11, 25, hour), 15, "mg", form="concentrate_7oh") for hour in (7, 9)]
+    monitor(utc(2026, 11, 25, 9))
+    [prompt] = prompts(person)
+    assert (prompt["severity"], prompt["evidence"]) == ("high", {"date": "2026-11-25",
+                                                                 "dose_ids": [d["id"] for d in doses]})
+    assert "2 times on Wed 25 Nov (07:00, 09:00)" in prompt["message"]
+    assert len(pushes(person.phone)) == 1
 
 
 def test_a_combination_known_more_than_a_week_ago_is_high_again(patient, dose, monitor, prompts, clock):
