@@ -49,6 +49,10 @@ def load_config(instance_path, overrides=None):
         "REDIS_URL": env.get("REDIS_URL"),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis out of reach: each process limits on its own in memory (one warning), never an
+        # error for the person; /readyz says the limits are degraded. Bounded waits, not hangs.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         # Where the clinician report links point (the public address of this API).
         "CARELOOP_PUBLIC_URL": env.get("CARELOOP_PUBLIC_URL", "http://127.0.0.1:5000"),
         # Bodies are small JSON documents; anything bigger is a mistake or an attack.

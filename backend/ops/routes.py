@@ -10,7 +10,7 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, Schema
 from backend.errors import Problem
-from backend.extensions import db
+from backend.extensions import db, limiter
 
 import marshmallow as ma
 
@@ -27,6 +27,9 @@ class HealthSchema(Schema):
     status = ma.fields.String(required=True)
     database = ma.fields.String()
     migration = ma.fields.String(allow_none=True)
+    rate_limits = ma.fields.String(metadata={
+        "description": "`shared` (Redis answers), `degraded` (Redis out of reach: each process limits on its "
+                       "own) or `local` (no REDIS_URL: one process)"})
 
 
 def head_revisions():
@@ -61,4 +64,16 @@ class Readyz(MethodView):
             raise NotReady("The database is unreachable.") from None
         if current != head_revisions():
             raise NotReady("The database schema is not at the latest migration; run `careloop db upgrade`.")
-        return {"status": "ok", "database": "ok", "migration": ",".join(sorted(current))}
+        return {"status": "ok", "database": "ok", "migration": ",".join(sorted(current)),
+                "rate_limits": rate_limit_state()}
+
+
+def rate_limit_state():
+    """Whether rate limits are shared between processes: Redis out of reach degrades them, it does
+    not make the service unready (limits fall back to each process's memory)."""
+    if not current_app.config.get("REDIS_URL"):
+        return "local"
+    try:
+        return "shared" if limiter.storage.check() else "degraded"
+    except Exception:  # noqa: BLE001 (a storage's own connection errors)
+        return "degraded"
