@@ -508,8 +508,9 @@ def with_without(day_values, dose_days, days):
             (with_, with_days), (without, without_days) = averages(same_with, key), averages(same_without, key)
             (after, after_days), (after_none, after_none_days) = (averages(after_with, key),
                                                                   averages(next_days - after_with, key))
-            rows.append({"label": LABELS[key], "with": with_, "with_days": with_days, "without": without,
-                         "without_days": without_days, "next_with": after, "next_with_days": after_days,
-                         "next_without": after_none, "next_without_days": after_none_days})
+            if with_days or without_days:  # a measure never answered has no row
+                rows.append({"label": LABELS[key], "with": with_, "with_days": with_days, "without": without,
+                             "without_days": without_days, "next_with": after, "next_with_days": after_days,
+                             "next_without": after_none, "next_without_days": after_none_days})
         table.append({"substance": substance_label(substance), "rows": rows})
     return {"tables": table, "not_compared": every_day}

@@ -211,8 +211,8 @@ def print_pdf(page, name):
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
     ARTIFACTS.mkdir(exist_ok=True)
     pdf = page.pdf(path=str(ARTIFACTS / name), format="A4", print_background=True)
-    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
     page.emulate_media(media="screen")
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
 
 
@@ -262,15 +262,20 @@ def test_the_report_draws_every_chart_from_this_server_alone(app, live_server, b
     assert "dark urine" in page.locator("#liver-warning-signs").inner_text()
     assert page.get_by_role("heading", name="Robin Browser").is_visible()
     assert page.get_by_role("heading", name="Safety summary", exact=True).is_visible()
+    overflow = page.evaluate(OVERFLOW)
+    assert overflow["wide"] == [], overflow
 
     # Printing: every chart is redrawn to its column of an A4 page.
     page.emulate_media(media="print")
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
     widths = page.evaluate("Object.fromEntries(Object.entries(window.careloopCharts).map(([id, plot]) => [id, plot.width]))")
     assert widths == {chart_id: PRINT_WIDTHS["bars" if chart_id.startswith("dose-") else "line"] for chart_id in charts}
-    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
     page.emulate_media(media="screen")
-    assert print_pdf(page, "report.pdf") <= MAX_PAGES
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert print_pdf(page, "report.pdf") <= 2
+    # Back on screen, the charts fit their columns again.
+    overflow = page.evaluate(OVERFLOW)
+    assert overflow["scrollWidth"] <= overflow["width"] and overflow["wide"] == [], overflow
 
     screenshot = ARTIFACTS / "report.png"
     page.screenshot(path=str(screenshot), full_page=True)

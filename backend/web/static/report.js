@@ -110,12 +110,15 @@
     });
   }
 
+  var printMedia = window.matchMedia("print");
   var pending = null;
   window.addEventListener("resize", function () {
     clearTimeout(pending);
-    pending = setTimeout(function () { fit(window.matchMedia("print").matches); }, 100);
+    pending = setTimeout(function () { fit(printMedia.matches); }, 100);
   });
   // Canvases do not reflow: redraw at the printed page's width, and back afterwards.
   window.addEventListener("beforeprint", function () { fit(true); });
-  window.addEventListener("afterprint", function () { fit(false); });
+  window.addEventListener("afterprint", function () { fit(printMedia.matches); });
+  // Print previews and emulated print media switch media without print events.
+  printMedia.addEventListener("change", function (event) { fit(event.matches); });
 })();
