@@ -206,25 +206,23 @@ def daily_limit(ctx, dose):
     day = ctx.local_date(dose.taken_at)
     same_form = [other for other in ctx.doses(*ctx.day_bounds(day), kinds=[dose.substance_kind])
                  if other.form == dose.form]
-    findings = []
+    # The first limit passed is the finding; a second covering the same form would say nothing more.
     for limit in limits:
         unit = limit["unit"]
-        total = sum(amount for other in same_form
-                    if (amount := convert(other.amount, other.unit, unit)) is not None)
         # Rounded, so that 100 mg + 200 mg is the 0.3 g it means, not 0.30000000000000004 g.
-        total = round(total, 9)
-        if total <= limit["amount"]:
-            continue
-        name, form = substance_phrase(dose.substance_kind), form_words(dose.form)
-        findings.append(Finding(
-            "daily_limit", dose.substance_kind, "warning",
-            f"daily_limit:{dose.substance_kind}:{dose.form}:{measure(unit)}:{day.isoformat()}",
-            f"Your logged {name} ({form}) for {day:%a %d %b} adds up to {display_amount(round(total, 3), unit)}, "
-            f"above the daily limit of {display_amount(limit['amount'], unit)} in your plan. {CLINICIAN}",
-            {"date": day.isoformat(), "form": dose.form, "total": round(total, 6), "unit": unit,
-             "limit": limit["amount"]}))
-        break  # one limit passed is the finding; a second covering the same form says nothing more
-    return findings
+        total = round(sum(convert(other.amount, other.unit, unit) for other in same_form
+                          if measure(other.unit) == measure(unit)), 9)
+        if total > limit["amount"]:
+            name, form = substance_phrase(dose.substance_kind), form_words(dose.form)
+            return [Finding(
+                "daily_limit", dose.substance_kind, "warning",
+                f"daily_limit:{dose.substance_kind}:{dose.form}:{measure(unit)}:{day.isoformat()}",
+                f"Your logged {name} ({form}) for {day:%a %d %b} adds up to "
+                f"{display_amount(round(total, 3), unit)}, above the daily limit of "
+                f"{display_amount(limit['amount'], unit)} in your plan. {CLINICIAN}",
+                {"date": day.isoformat(), "form": dose.form, "total": round(total, 6), "unit": unit,
+                 "limit": limit["amount"]})]
+    return []
 
 
 # 2 ─ doses closer together than the personal minimum interval ----------------------------------
@@ -284,7 +282,7 @@ def escalation(ctx, dose):
     if round(recent_mean, 9) < round(prior_mean * (1 + percent / 100), 9):
         return []
     rise = round((recent_mean / prior_mean - 1) * 100)
-    what = f"{what_was_taken(dose)} ({form_words(dose.form)})"
+    what = what_was_taken(dose) if dose.form == SEVEN_OH else f"{what_was_taken(dose)} ({form_words(dose.form)})"
     return [Finding(
         "escalation", "kratom", "warning", f"escalation:{dose.form}:{measure(unit)}:{today.isoformat()}",
         f"You logged {what} on {len(recent)} of the last 7 days, {display_amount(round(recent_mean, 2), unit)} a "
