@@ -2,6 +2,7 @@
 app's CLI by create_app; backend.main is the console entry point."""
 
 import json
+import sys
 
 import click
 import sqlalchemy as sa
@@ -18,10 +19,11 @@ def jobs_command(once):
 
     app = current_app._get_current_object()
     if once:
+        stopping = jobs.stop_on_signals()
         for name, handled in jobs.run_once(app).items():
             click.echo(f"{name}: {'failed' if handled is None else handled}")
-        return
-    jobs.run_blocking(app)
+        sys.exit(jobs.finish(stopping))
+    sys.exit(jobs.run_blocking(app))
 
 
 @click.command("pushes")

@@ -5,9 +5,12 @@ run in `careloop jobs` (a BlockingScheduler, any number of processes side by sid
 `careloop run` (a BackgroundScheduler, the embedded default).
 """
 
+import contextlib
 import dataclasses
 import functools
 import logging
+import signal
+import threading
 import time
 
 import sqlalchemy as sa
@@ -30,12 +33,21 @@ log = logging.getLogger("careloop.jobs")
 
 # One pass never runs longer than this many batches, so a flood cannot starve other jobs.
 MAX_BATCHES_PER_RUN = 50
+# After SIGTERM, how long the batches in flight may take to finish and record their outcomes (below
+# the 30 s a container orchestrator commonly waits before SIGKILL).
+STOP_GRACE_SECONDS = 25
+
+# Set by SIGTERM or SIGINT: no new batch is claimed; the batches in flight finish and commit.
+STOPPING = threading.Event()
 
 
 def in_batches(step):
-    """Run a service step until it reports no more work, committing after each batch."""
+    """Run a service step until it reports no more work, committing after each batch; stop claiming
+    new batches once the process is asked to stop."""
     handled = 0
     for _ in range(MAX_BATCHES_PER_RUN):
+        if STOPPING.is_set():
+            break
         count = step(utcnow())
         db.session.commit()
         # Sessions keep objects loaded after commit (see extensions.db); each batch starts fresh.
@@ -114,9 +126,9 @@ class JobRunner:
 
     def __call__(self):
         started = time.monotonic()
-        if started + self.TICK_SLACK < self.resume_at:
+        if started + self.TICK_SLACK < self.resume_at or STOPPING.is_set():
             return None
-        with self.app.app_context():
+        with IN_FLIGHT.running(), self.app.app_context():
             try:
                 handled = self.job.run()
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
@@ -152,15 +164,84 @@ def add_jobs(scheduler, app):
     return scheduler
 
 
+class _InFlight:
+    """How many job runs are in progress, to wait for them on the way out."""
+
+    def __init__(self):
+        self._count = 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def running(self):
+        with self._changed:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._count -= 1
+                self._changed.notify_all()
+
+    def wait_until_done(self, timeout):
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout)
+
+
+IN_FLIGHT = _InFlight()
+
+
+def stop_on_signals(on_stop=None):
+    """SIGTERM (a deploy) or SIGINT: stop claiming work and let the batches in flight finish, so a
+    deploy re-sends nothing (a SIGKILL mid-batch re-sends that batch: its claim was never committed)."""
+    def stop(signum, frame):
+        if STOPPING.is_set():
+            return
+        STOPPING.set()
+        stopping_since[0] = time.monotonic()
+        if on_stop is not None:
+            on_stop()
+
+    stopping_since = [None]
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return stopping_since
+
+
+def finish(stopping_since):
+    """After a stop signal: wait for the runs in flight (bounded), say so in one line; the exit code."""
+    if stopping_since[0] is None:
+        return 0
+    finished = IN_FLIGHT.wait_until_done(STOP_GRACE_SECONDS)
+    took = time.monotonic() - stopping_since[0]
+    if finished:
+        log.info("jobs process stopped on a signal after %.1f s: the batches in flight finished and were recorded",
+                 took)
+        return 0
+    log.error("jobs process stopped on a signal with work still in flight after %s s: its uncommitted "
+              "batch will be claimed again (and may be re-sent)", STOP_GRACE_SECONDS)
+    return 1
+
+
 def run_once(app):
-    """Every job once, in order (cron-style deployments and tests)."""
-    return {job.name: JobRunner(app, job)() for job in JOBS}
+    """Every job once, in order (cron-style deployments and tests); after a stop signal, no further
+    batch or job starts."""
+    handled = {}
+    for job in JOBS:
+        if STOPPING.is_set():
+            break
+        handled[job.name] = JobRunner(app, job)()
+    return handled
 
 
 def run_blocking(app):
+    """The jobs process: run the schedule until a stop signal, then finish what is in flight.
+    Returns the process's exit code."""
     scheduler = add_jobs(BlockingScheduler(timezone="UTC"), app)
+    # From the signal handler: no waiting there (the scheduler's loop runs in this same thread).
+    stopping_since = stop_on_signals(on_stop=lambda: scheduler.shutdown(wait=False))
     log.info("jobs process started: %s", ", ".join(job.name for job in JOBS))
     scheduler.start()
+    return finish(stopping_since)
 
 
 def start_background(app):

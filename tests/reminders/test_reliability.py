@@ -400,3 +400,36 @@ def test_reminder_reaches_fcm_through_the_sdk_with_dead_and_throttled_tokens_han
     run_jobs(utc(2026, 11, 22, 8, 30))                                # the next day: the dead token is left out
     assert fcm.requests_for("old-tablet") == 1
     assert fcm.requests_for("phone") == 2 and fcm.request_count == 6
+
+
+@pytest.mark.parametrize("mode", [("--once",), ()], ids=["once", "scheduled"])
+def test_a_jobs_process_stopped_with_sigterm_mid_batch_finishes_it_and_nothing_is_sent_twice(
+        pg, jobs_process, tmp_path, report, mode):
+    """A deploy sends SIGTERM: the process stops claiming, the batch in flight is sent and recorded,
+    one line is logged and it exits 0; the next process sends the rest, and nothing twice."""
+    app = pg.app()
+    owed = seed_due_set(app, 100, prefix=f"term-{len(mode)}")
+    batch = 20
+    log = tmp_path / "jobs.log"
+    with FakeFCMServer() as fcm:
+        fcm.delay(0.2)
+        stopped = jobs_process(pg.url_string, fcm, log, *mode, batch=batch)
+        wait_until(lambda: len(fcm.received) >= len(owed) // 3, "a third of the pushes reached the fake")
+        signalled = time.monotonic()
+        stopped.send_signal(signal.SIGTERM)
+        assert stopped.wait(timeout=30) == 0
+        took = time.monotonic() - signalled
+        sent_before = len(fcm.received)
+        assert sent_before < len(owed), "stopped too late: everything was already sent"
+
+        fcm.delay(0.01)
+        assert jobs_process(pg.url_string, fcm, log, "--once", batch=batch).wait(timeout=60) == 0
+        counts = pushed(fcm)
+
+    report(f"SIGTERM ({'--once' if mode else 'scheduled'}): pushes before / exit after / sent twice",
+           f"{sent_before} of {len(owed)} / {took:.1f} s / {sum(1 for c in counts.values() if c > 1)}")
+    assert set(counts) == owed
+    assert set(counts.values()) == {1}
+    stop_lines = [line for line in log.read_text().splitlines() if "stopped on a signal" in line]
+    assert len(stop_lines) == 1 and "finished and were recorded" in stop_lines[0]
+    assert_recorded_once(app, owed)
