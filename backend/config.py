@@ -65,7 +65,9 @@ def load_config(instance_path, overrides=None):
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # Swagger UI 5 (swagger-ui-dist 5.35.0, Apache-2.0) ships in the package: /docs works offline
+        # and loads no third-party script.
+        "OPENAPI_SWAGGER_UI_URL": "/r/assets/vendor/swagger-ui/",
     }
     if "DATABASE_URL" in overrides:
         overrides["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(overrides.pop("DATABASE_URL"))

@@ -9,7 +9,8 @@ import re
 from gunicorn.glogging import Logger
 
 # /r/<token> anywhere in a line (request line, path, referrer); the token is the only secret in a URL.
-REPORT_TOKEN = re.compile(r"(/r/)[^/?#\s\"']+")
+# The pages' own files live under /r/assets/.
+REPORT_TOKEN = re.compile(r"(/r/)(?!assets/)[^/?#\s\"']+")
 REDACTED = r"\1[redacted]"
 
 
