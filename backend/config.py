@@ -47,6 +47,8 @@ def load_config(instance_path, overrides=None):
         # How many occurrences (or retries) one pushing transaction claims; unset: the jobs' defaults.
         "CARELOOP_DISPATCH_BATCH": int(env.get("CARELOOP_DISPATCH_BATCH") or 0) or None,
         "REDIS_URL": env.get("REDIS_URL"),
+        # The bearer token a Prometheus scraper sends to GET /metrics (production: no token, no /metrics).
+        "CARELOOP_METRICS_TOKEN": env.get("CARELOOP_METRICS_TOKEN"),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # Redis out of reach: each process limits on its own in memory (one warning), never an

@@ -3,12 +3,16 @@
 Labels are route templates, methods, status codes, job names and push outcomes — never an id, a
 substance, a symptom or anything else about a person. With several gunicorn workers, set
 PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode) so /metrics adds them up.
+
+Who may read them: with CARELOOP_METRICS_TOKEN set, only a scraper sending it as a bearer token;
+production without one serves no /metrics at all (404); development without one serves anyone.
 """
 
+import hmac
 import os
 import time
 
-from flask import Response, g, request
+from flask import Response, abort, current_app, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest,
                                multiprocess)
 
@@ -39,6 +43,13 @@ def _finish(response):
 
 
 def metrics_view():
+    token = current_app.config.get("CARELOOP_METRICS_TOKEN")
+    if token:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            abort(401)
+    elif current_app.config["CARELOOP_ENV"] == "production":
+        abort(404)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -54,3 +54,17 @@ def test_job_runs_and_push_outcomes_are_counted(app, client, alice, time_machine
         metric(before, "careloop_job_runs_total", job="send-reminders", result="ok") + 1
     assert metric(text, "careloop_job_items_total", job="send-reminders") > \
         metric(before, "careloop_job_items_total", job="send-reminders")
+
+
+def test_with_a_metrics_token_only_a_scraper_sending_it_reads_metrics(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "CARELOOP_METRICS_TOKEN", "scrape-token-of-some-length")
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    response = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-of-some-length"})
+    assert response.status_code == 200
+    assert "careloop_http_requests_total" in response.get_data(as_text=True)
+
+
+def test_production_without_a_metrics_token_serves_no_metrics(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "CARELOOP_ENV", "production")
+    assert client.get("/metrics").status_code == 404
