@@ -47,6 +47,9 @@ def load_config(instance_path, overrides=None):
         # How many occurrences (or retries) one pushing transaction claims; unset: the jobs' defaults.
         "CARELOOP_DISPATCH_BATCH": int(env.get("CARELOOP_DISPATCH_BATCH") or 0) or None,
         "REDIS_URL": env.get("REDIS_URL"),
+        # How long rows that only serve operations are kept, in days (CARELOOP_RETENTION overrides
+        # any of them: "events=14,push_deliveries=60"); see the README's retention table.
+        "RETENTION_DAYS": retention_days(env.get("CARELOOP_RETENTION", "")),
         # The bearer token a Prometheus scraper sends to GET /metrics (production: no token, no /metrics).
         "CARELOOP_METRICS_TOKEN": env.get("CARELOOP_METRICS_TOKEN"),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
@@ -89,6 +92,30 @@ def normalise_database_url(url):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+RETENTION_DAYS = {
+    "events": 7,                   # handled outbox events: replays retry within hours
+    "push_deliveries": 90,         # finished deliveries: troubleshooting a phone's pushes
+    "local_pushes": 30,            # the development transport's record of what it "sent"
+    "reminder_occurrences": 730,   # adherence history, shown in reports and exports
+    "access_log": 6 * 366,         # who read a person's data: HIPAA's six-year documentation period
+}
+# No setting may keep the access log for less than six years.
+MIN_ACCESS_LOG_DAYS = 6 * 366
+
+
+def retention_days(setting):
+    """RETENTION_DAYS with the overrides of a CARELOOP_RETENTION setting ("events=14,…")."""
+    days = dict(RETENTION_DAYS)
+    for item in filter(None, (part.strip() for part in setting.split(","))):
+        name, _, value = item.partition("=")
+        if name not in days or not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"CARELOOP_RETENTION: {item!r} is not <one of {', '.join(days)}>=<days>")
+        days[name] = int(value)
+    if days["access_log"] < MIN_ACCESS_LOG_DAYS:
+        raise ConfigError(f"CARELOOP_RETENTION: the access log is kept at least {MIN_ACCESS_LOG_DAYS} days")
+    return days
 
 
 def check_config(config):

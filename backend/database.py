@@ -67,6 +67,15 @@ def _insert(model):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
+def delete_older(model, column, before, batch_size, *conditions):
+    """Delete up to `batch_size` rows of `model` whose `column` is before `before` (and that meet
+    `conditions`); returns how many. A batch at a time, so a retention pass never holds a long lock."""
+    doomed = sa.select(model.id).where(column < before, *conditions).limit(batch_size)
+    result = db.session.execute(sa.delete(model).where(model.id.in_(doomed.scalar_subquery()))
+                                .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
 def claim(query):
     """The rows of `query`, locked FOR UPDATE SKIP LOCKED (SQLite has one writer and ignores it).
 

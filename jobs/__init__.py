@@ -7,6 +7,7 @@ run in `careloop jobs` (a BlockingScheduler, any number of processes side by sid
 
 import contextlib
 import dataclasses
+import datetime as dt
 import functools
 import logging
 import signal
@@ -19,14 +20,18 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import current_app
 
+from backend.events import drain
 from backend.events.drain import drain_events
 from backend.monitoring.delivery import send_prompt_pushes
 from backend.monitoring.handlers import check_missed_checkins as missed_checkins_step
 from backend.extensions import db
 from backend.push import pipeline
+from backend.push import services as push_services
 from backend.push.services import prune_stale_devices
 from backend.metrics import JOB_ITEMS, JOB_RUNS
 from backend.reminders import dispatch
+from backend.reminders import services as reminder_services
+from backend.sharing import services as sharing_services
 from backend.sqltypes import utcnow
 
 log = logging.getLogger("careloop.jobs")
@@ -94,6 +99,23 @@ def prune_devices():
     return in_batches(prune_stale_devices)
 
 
+# What the retention job prunes, by the name of its period in RETENTION_DAYS.
+PRUNED = {
+    "events": drain.prune_processed,
+    "push_deliveries": push_services.prune_deliveries,
+    "local_pushes": push_services.prune_local_pushes,
+    "reminder_occurrences": reminder_services.prune_occurrences,
+    "access_log": sharing_services.prune_access_log,
+}
+
+
+def prune_old_rows():
+    """Forget operational rows past their retention period (RETENTION_DAYS)."""
+    days = current_app.config["RETENTION_DAYS"]
+    return sum(in_batches(functools.partial(prune, keep=dt.timedelta(days=days[name])))
+               for name, prune in PRUNED.items())
+
+
 @dataclasses.dataclass(frozen=True)
 class Job:
     name: str
@@ -108,6 +130,7 @@ JOBS = (
     Job("retry-pushes", retry_pushes, 10),
     Job("missed-checkins", check_missed_checkins, 3600),
     Job("prune-devices", prune_devices, 6 * 3600),
+    Job("prune-old-rows", prune_old_rows, 3600),
 )
 
 

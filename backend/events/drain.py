@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from backend import events
 from backend.accounts.models import User
+from backend.database import delete_older
 from backend.events.models import Event
 from backend.extensions import db
 from backend.registry import registry
@@ -63,3 +64,9 @@ def handle(row, now):
         row.processed_at = now
     else:
         row.next_attempt_at = now + dt.timedelta(seconds=30 * 2 ** (row.attempts - 1))
+
+
+def prune_processed(now, keep, batch_size=5000):
+    """Forget handled events after `keep`: handlers are idempotent and a failed event is retried
+    within hours, so nothing replays older ones. Returns how many went."""
+    return delete_older(Event, Event.processed_at, now - keep, batch_size, Event.processed_at.is_not(None))

@@ -15,6 +15,8 @@ class Event(db.Model):
     __table_args__ = (
         sa.Index("ix_events_pending", "user_id", "id", postgresql_where=sa.text("processed_at IS NULL"),
                  sqlite_where=sa.text("processed_at IS NULL")),
+        sa.Index("ix_events_processed", "processed_at", postgresql_where=sa.text("processed_at IS NOT NULL"),
+                 sqlite_where=sa.text("processed_at IS NOT NULL")),  # retention
     )
 
     # A sequence, so events of one user are handled in the order they were written.

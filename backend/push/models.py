@@ -68,6 +68,7 @@ class PushDelivery(db.Model):
         sa.UniqueConstraint("subject_id", "purpose", "round", "device_id", name="uq_push_deliveries_subject"),
         sa.Index("ix_push_deliveries_retry", "next_attempt_at",
                  postgresql_where=sa.text("status = 'retry'"), sqlite_where=sa.text("status = 'retry'")),
+        sa.Index("ix_push_deliveries_created", "created_at"),  # retention
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)

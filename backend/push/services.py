@@ -5,10 +5,10 @@ import uuid
 
 import sqlalchemy as sa
 
-from backend.database import insert_once, owned
+from backend.database import delete_older, insert_once, owned
 from backend.extensions import db
 
-from backend.push.models import Device, LocalPush
+from backend.push.models import Device, LocalPush, PushDelivery, Status
 from backend.sqltypes import utcnow
 
 # FCM treats a token unseen for 270 days as expired.
@@ -57,3 +57,14 @@ def active_devices_by_user(user_ids):
                                          .order_by(Device.created_at)):
             devices.setdefault(device.user_id, []).append(device)
     return devices
+
+
+def prune_deliveries(now, keep, batch_size=5000):
+    """Forget finished deliveries (sent, failed, expired) after `keep`; returns how many went."""
+    return delete_older(PushDelivery, PushDelivery.created_at, now - keep, batch_size,
+                        PushDelivery.status.in_((Status.SENT, Status.FAILED, Status.EXPIRED)))
+
+
+def prune_local_pushes(now, keep, batch_size=5000):
+    """Forget what the local (development) transport recorded after `keep`; returns how many went."""
+    return delete_older(LocalPush, LocalPush.created_at, now - keep, batch_size)

@@ -71,6 +71,7 @@ class ReminderOccurrence(db.Model):
         sa.UniqueConstraint("schedule_id", "local_date", "local_time",
                             name="uq_reminder_occurrences_schedule_local"),
         sa.Index("ix_reminder_occurrences_user_due", "user_id", "due_at"),
+        sa.Index("ix_reminder_occurrences_due", "due_at"),  # retention
         sa.Index("ix_reminder_occurrences_pending", "send_after",
                  postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'")),
         sa.Index("ix_reminder_occurrences_follow_up", "follow_up_at",

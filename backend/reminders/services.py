@@ -5,7 +5,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from backend import records
-from backend.database import owned
+from backend.database import delete_older, owned
 from backend.domain import answered_window
 from backend.errors import Conflict, InvalidInput
 from backend.extensions import db
@@ -165,3 +165,8 @@ def record_receipt(user, occurrence_id, event, at=None):
         db.session.flush()
     return occurrence
 
+
+def prune_occurrences(now, keep, batch_size=5000):
+    """Forget occurrences due more than `keep` ago (their adherence has long been reported); returns
+    how many went."""
+    return delete_older(ReminderOccurrence, ReminderOccurrence.due_at, now - keep, batch_size)

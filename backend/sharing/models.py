@@ -88,7 +88,8 @@ class AccessLogEntry(db.Model):
     """Someone other than the patient read their data: who, what kind, when, from where — never the data."""
 
     __tablename__ = "access_log"
-    __table_args__ = (sa.Index("ix_access_log_patient_at", "patient_id", "at"),)
+    __table_args__ = (sa.Index("ix_access_log_patient_at", "patient_id", "at"),
+                      sa.Index("ix_access_log_at", "at"))  # retention
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     patient_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))

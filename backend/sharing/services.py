@@ -15,7 +15,7 @@ from flask import current_app
 
 from backend import records
 from backend.accounts.models import User
-from backend.database import owned
+from backend.database import delete_older, owned
 from backend.errors import Conflict, NotFound, Problem
 from backend.extensions import db
 from backend.sharing.models import AccessLogEntry, ReportLink, Share, ShareInvite
@@ -217,3 +217,9 @@ def report_link_for_token(token, now=None):
 
 def patient_of(share_or_id):
     return db.session.get(User, share_or_id)
+
+
+def prune_access_log(now, keep, batch_size=5000):
+    """Forget who read a person's data after `keep` (at least six years: see RETENTION_DAYS);
+    returns how many entries went."""
+    return delete_older(AccessLogEntry, AccessLogEntry.at, now - keep, batch_size)
