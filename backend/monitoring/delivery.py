@@ -27,18 +27,11 @@ RULE_TITLES = {
 ALERT_RULES = ("missed_checkins", "missed_dose")
 
 
-def urgent(prompt):
-    """High severity seen as it happened: pushed at once, through quiet hours, at high priority, and
-    caregivers with alerts are told. A high finding about something logged late carries no caregiver
-    alert (rules.LATE_AFTER) and a known combination comes back as a warning: noted, not sounded."""
-    return prompt.severity == "high" and prompt.alert_caregivers
-
-
 def caregiver_text(prompt, patient):
     """Discreet either way: urgent ("Please check on … now") or routine; the person's name only when
     they chose to have it said."""
     name = patient.display_name if patient.name_in_caregiver_alerts and patient.display_name else None
-    if urgent(prompt):
+    if prompt.urgent:
         return f"Please check on {name} now" if name else "Please check on someone you support now"
     return f"An update about {name or 'someone you support'} needs your attention"
 
@@ -46,14 +39,14 @@ def caregiver_text(prompt, patient):
 def prompt_message(prompt, purpose, patient, token):
     """Discreet unless the person chose detailed texts; a caregiver alert never names a rule."""
     data = {"type": "prompt" if purpose == Purpose.PROMPT else "alert", "prompt_id": str(prompt.id)}
-    priority = "high" if urgent(prompt) else "normal"
+    priority = "high" if prompt.urgent else "normal"
     if purpose == Purpose.ALERT:
         data["patient_id"] = str(patient.id)
         return PushMessage(token=token, title="Careloop", body=caregiver_text(prompt, patient), data=data,
                            collapse_key=f"alert-{patient.id}", priority=priority)
-    body = "An important update needs your attention" if urgent(prompt) else "You have a new update"
+    body = "An important update needs your attention" if prompt.urgent else "You have a new update"
     # The collapse key travels to FCM and APNs too: discreet pushes group by urgency, not by rule.
-    collapse_key = "prompt-high" if urgent(prompt) else "prompt-normal"
+    collapse_key = "prompt-high" if prompt.urgent else "prompt-normal"
     if patient.notification_privacy == "detailed":
         body = RULE_TITLES.get(prompt.rule, body)
         collapse_key = f"prompt-{prompt.rule}"
@@ -62,7 +55,7 @@ def prompt_message(prompt, purpose, patient, token):
 
 
 def caregiver_alert_due(prompt):
-    return prompt.alert_caregivers and (urgent(prompt) or prompt.rule in ALERT_RULES)
+    return prompt.alert_caregivers and (prompt.urgent or prompt.rule in ALERT_RULES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +110,7 @@ def send_prompt_pushes(now, batch_size=200):
     for prompt in prompts:
         patient = patients[prompt.user_id]
         quiet_until = patient.quiet_until(now)
-        if not urgent(prompt) and quiet_until is not None:
+        if not prompt.urgent and quiet_until is not None:
             prompt.push_after = quiet_until
             continue
         subject = PromptSubject(prompt, patient)

@@ -5,6 +5,7 @@ import enum
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -61,6 +62,18 @@ class Prompt(Synced, db.Model):
     push_status: Mapped[PushState] = mapped_column(sa.String(8), default=PushState.PENDING)
     push_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     alert_caregivers: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+    @hybrid_property
+    def urgent(self):
+        """High severity seen as it happened: pushed at once, through quiet hours, at high priority,
+        and caregivers with alerts are told. A high finding about something logged late carries no
+        caregiver alert (rules.LATE_AFTER): noted, not sounded."""
+        return self.severity == "high" and self.alert_caregivers
+
+    @urgent.inplace.expression
+    @classmethod
+    def _urgent_expression(cls):
+        return sa.and_(cls.severity == "high", cls.alert_caregivers)
 
     noun = "prompt"
     # Push bookkeeping: the phone holds what the prompt says and whether it was read.

@@ -50,7 +50,7 @@ STIMULANT = "adhd_stimulant"
 # Six hours: past the combination window's default and the lifetime of a push, an alarm to "act
 # now" no longer matches what the person is living.
 LATE_AFTER = dt.timedelta(hours=6)
-# A situation prompted in the week before is known: it comes back as one daily digest, not an alarm.
+# A situation sounded (an urgent prompt) in the week before is known: it comes back as a warning.
 KNOWN_FOR = dt.timedelta(days=7)
 
 
@@ -124,10 +124,11 @@ class Context:
             CheckIn.user_id == self.user.id, CheckIn.deleted_at.is_(None), CheckIn.recorded_at <= until)
             .order_by(CheckIn.recorded_at.desc()).limit(count)).all()[::-1]
 
-    def prompted(self, rule, subject, besides_key):
-        """Whether this rule raised a prompt about this subject in the last week (other than `besides_key`)."""
+    def sounded(self, rule, subject, besides_key):
+        """Whether this rule sounded an urgent prompt about this subject in the last week (other than
+        `besides_key`): a prompt about something logged late was never sounded, so it makes nothing known."""
         return db.session.scalar(sa.select(Prompt.id).where(
-            Prompt.user_id == self.user.id, Prompt.rule == rule, Prompt.subject == subject,
+            Prompt.user_id == self.user.id, Prompt.rule == rule, Prompt.subject == subject, Prompt.urgent,
             Prompt.dedupe_key != besides_key, Prompt.created_at > self.now - KNOWN_FOR).limit(1)) is not None
 
     def local_time(self, instant):
@@ -297,12 +298,12 @@ def escalation(ctx, dose):
 
 def concentrated_7oh(ctx, dose):
     """Any concentrated 7-OH product, whatever substance kind it was logged under: one prompt per
-    local day listing the day's 7-OH doses, high the first time in a week."""
+    local day listing the day's 7-OH doses, high unless one was sounded in the week before."""
     if dose.form != SEVEN_OH:
         return []
     day = ctx.local_date(dose.taken_at)
     key = f"concentrated_7oh:{day.isoformat()}"
-    known = ctx.prompted("concentrated_7oh", "kratom", key)
+    known = ctx.sounded("concentrated_7oh", "kratom", key)
     late = ctx.late(dose.taken_at)
     doses = [d for d in ctx.doses(*ctx.day_bounds(day)) if d.form == SEVEN_OH]
     if len(doses) == 1:
@@ -328,7 +329,7 @@ def concentrated_7oh(ctx, dose):
 def combination(ctx, dose):
     """Kratom or a 7-OH product within the plan's window of a sedating substance (high: breathing) or
     an ADHD stimulant (warning: heart): one prompt per partner kind and local day, listing the day's
-    pairs. A combination already prompted in the week before comes back as a warning, not an alarm."""
+    pairs. A combination already sounded in the week before comes back as a warning, not an alarm."""
     partners = SEDATING_KINDS + (STIMULANT,)
     window = dt.timedelta(hours=ctx.plan["combination_window_hours"])
     nearby = [other for other in ctx.doses(dose.taken_at - window, dose.taken_at + window
@@ -363,7 +364,7 @@ def _pairs_of_the_day(ctx, kind, day, window):
 
 def _combination_finding(ctx, kind, day, happened, window):
     key = f"combination:{kind}:{day.isoformat()}"
-    known = ctx.prompted("combination", kind, key)
+    known = ctx.sounded("combination", kind, key)
     late = ctx.late(happened)
     pairs = _pairs_of_the_day(ctx, kind, day, window)
     hours = [abs(k.taken_at - p.taken_at).total_seconds() / 3600 for k, p in pairs]

@@ -433,6 +433,22 @@ def test_a_combination_logged_late_is_noted_not_sounded(patient, caregiver, dose
     assert [body for _, _, body, _ in pushes()] == ["You have a new update"]   # … and not urgent, nor to the carer
 
 
+def test_a_combination_logged_late_does_not_quiet_the_next_one_as_it_happens(patient, caregiver, dose, monitor,
+                                                                             prompts, pushes):
+    person = patient()
+    carer, _ = caregiver(person, alerts=True)
+    dose(person, NOW - 3 * DAY)
+    dose(person, NOW - 3 * DAY + HOUR, 10, "mg", **OPIOID)
+    monitor()
+    dose(person, NOW + HOUR)
+    dose(person, NOW + 2 * HOUR, 10, "mg", **OPIOID)
+    monitor(NOW + 2 * HOUR)
+    late, live = reversed(prompts(person))
+    assert (late["severity"], live["severity"]) == ("high", "high")
+    assert "as in the past week" not in live["message"] and "call emergency services now" in live["message"]
+    assert [body for _, _, body, _ in pushes(carer.phone)] == ["Please check on someone you support now"]
+
+
 def test_liver_signs_logged_late_still_say_seek_care_without_alarm(patient, caregiver, checkin, monitor, prompts,
                                                                    pushes):
     person = patient()
