@@ -107,6 +107,9 @@ class FhirBundleSchema(Schema):
 
     resourceType = ma.fields.String(required=True, validate=ma.validate.OneOf(["Bundle"]))
     id = ma.fields.String(required=True)
+    meta = ma.fields.Dict(required=True, metadata={
+        "description": "`profile` names the FHIR version: R4's Bundle definition, "
+                       "http://hl7.org/fhir/StructureDefinition/Bundle|4.0.1"})
     type = ma.fields.String(required=True, validate=ma.validate.OneOf(["collection"]))
     timestamp = ma.fields.String(required=True)
     entry = ma.fields.List(ma.fields.Dict(), required=True)
