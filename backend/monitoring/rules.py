@@ -372,12 +372,13 @@ def _combination_finding(ctx, kind, day, happened, window):
                                    "hours_apart": [round(h, 2) for h in hours]}, happened)
     taken = {what_was_taken(k) for k, _ in pairs}
     pair = f"{taken.pop() if len(taken) == 1 else 'kratom or a 7-OH product'} and {substance_phrase(kind)}"
-    first = ctx.local_time(min(pairs[0][0].taken_at, pairs[0][1].taken_at))
+    first = min(pairs[0][0].taken_at, pairs[0][1].taken_at)
     if len(pairs) == 1:
-        seen = f"You logged {pair} {hours[0]:.1f} hours apart ({first})"
+        seen = f"You logged {pair} {hours[0]:.1f} hours apart ({ctx.local_time(first)})"
     else:
         seen = (f"You logged {pair} within {window.total_seconds() / 3600:g} hours of each other {len(pairs)} times "
-                f"on {day:%a %d %b} (first at {first}, the closest {min(hours):.1f} hours apart)")
+                f"on {day:%a %d %b} (from {first.astimezone(ctx.tz):%H:%M}, the closest {min(hours):.1f} hours "
+                "apart)")
     seen += ", again as in the past week." if known else "."
     if kind == STIMULANT:
         # Stimulant labelling (FDA) and US poison centre kratom exposures (Post et al., Clin Toxicol
@@ -573,7 +574,8 @@ def liver(ctx, checkin):
     return [Finding(
         "liver", "liver", "high", f"liver:{day.isoformat()}",
         f"Your check-in of {ctx.local_time(checkin.recorded_at)} notes {', '.join(map(words, signs))}. "
-        f"These can be signs of liver injury, which has been reported with kratom. {care}, "
+        f"{'These can be signs' if len(signs) > 1 else 'This can be a sign'} of liver injury, which has been "
+        f"reported with kratom. {care}, "
         "and tell them about every substance you use, kratom included.",
         late_evidence(ctx, {"checkin_id": str(checkin.id), "signs": signs}, checkin.recorded_at),
         alert_caregivers=not late)]
