@@ -387,6 +387,26 @@ def test_the_days_digest_lists_each_pair_and_is_pushed_once(patient, caregiver, 
     assert len(pushes(person.phone)) == 1 and len(pushes(carer.phone)) == 1
 
 
+def test_a_phone_that_pulled_the_days_digest_pulls_it_again_brought_up_to_date(patient, dose, monitor, client):
+    def pull(since):
+        response = client.get("/v1/sync", query_string={"last_pulled_at": since, "schema_version": 2},
+                              headers=person.headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.json
+
+    person = patient()
+    dose(person, utc(2026, 11, 25, 6))
+    dose(person, utc(2026, 11, 25, 7), 10, "mg", **OPIOID)
+    monitor(utc(2026, 11, 25, 7))
+    first = pull("null")
+    [prompt] = first["changes"]["prompts"]["created"] + first["changes"]["prompts"]["updated"]
+    dose(person, utc(2026, 11, 25, 9), 10, "mg", **OPIOID)
+    monitor(utc(2026, 11, 25, 9))
+    later = pull(first["timestamp"])
+    [again] = later["changes"]["prompts"]["updated"]
+    assert again["id"] == prompt["id"] and "2 times" in again["message"]
+
+
 def test_a_7oh_digest_lists_the_days_doses(patient, dose, monitor, prompts, pushes):
     person = patient()
     doses = [dose(person, utc(2026, 11, 25, hour), 15, "mg", form="concentrate_7oh") for hour in (7, 9)]
