@@ -152,7 +152,7 @@ def build_report(patient, link, now=None):
     }
     notes = [] if "notes" in scopes else None
     day_of = LocalDays(days, tz)
-    day_values = dose_days = None
+    day_values = None
     if "checkins" in scopes:
         day_values, checkin_part = checkins_part(patient, since, until, day_of, notes)
         report["charts"] += checkin_part["trend_charts"]

@@ -2,7 +2,6 @@
 forms mixed across units and added together, instruments collected and never shown, the daily
 pain item unused; the day-after view; positive screens in the viewer summary too."""
 
-import datetime as dt
 import re
 
 import pytest
