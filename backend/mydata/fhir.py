@@ -6,7 +6,8 @@ where a standard code means the same thing, in LOINC beside it: the daily pain i
 pain item as 72514-3, the PEG score (derived from its three items) as 91147-9, the PHQ-2 items and
 total, the GAD-2 items; the PHQ-2 and GAD-2 totals carry a positive/negative interpretation; each
 reported symptom. Per dose a MedicationStatement with the amount as a UCUM quantity where the unit
-is one. The Bundle's `meta.profile` names the FHIR R4 (4.0.1) Bundle definition.
+is one, and the substance and its form coded in a contained Medication. The Bundle's
+`meta.profile` names the FHIR R4 (4.0.1) Bundle definition.
 Reminders, shares and the rest have no FHIR resource that fits them plainly: they are in the JSON
 and CSV exports.
 
@@ -30,6 +31,7 @@ CARELOOP = "https://careloop.app/fhir"
 CHECKIN_ITEMS = f"{CARELOOP}/CodeSystem/checkin-item"
 SYMPTOMS = f"{CARELOOP}/CodeSystem/symptom"
 SUBSTANCE_KINDS = f"{CARELOOP}/CodeSystem/substance-kind"
+DOSE_FORMS = f"{CARELOOP}/CodeSystem/dose-form"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 STATEMENT_CATEGORY = "http://terminology.hl7.org/CodeSystem/medication-statement-category"
 
@@ -227,16 +229,22 @@ def _medication_statement(dose, patient_id):
     if dose.unit in UCUM_UNITS:
         quantity.update(system=UCUM, code=UCUM_UNITS[dose.unit])
     amount = display_amount(dose.amount, dose.unit)
+    # The form is part of what was taken (leaf, capsules, extract and a 7-OH concentrate are never
+    # one measure): a contained Medication carries it coded, as R4's Medication.form.
+    medication = {"resourceType": "Medication", "id": "medication", "code": {
+        "coding": [{"system": SUBSTANCE_KINDS, "code": dose.substance_kind, "display": substance}],
+        "text": f"{substance}: {text}" if text else substance}}
+    if dose.form:
+        medication["form"] = _careloop_code(DOSE_FORMS, dose.form, form)
     statement = {
         "resourceType": "MedicationStatement",
         "id": str(dose.id),
+        "contained": [medication],
         "identifier": [{"system": f"{CARELOOP}/sid/dose", "value": str(dose.id)}],
         "status": "completed",
         "category": {"coding": [{"system": STATEMENT_CATEGORY, "code": "patientspecified",
                                  "display": "Patient Specified"}]},
-        "medicationCodeableConcept": {
-            "coding": [{"system": SUBSTANCE_KINDS, "code": dose.substance_kind, "display": substance}],
-            "text": f"{substance}: {text}" if text else substance},
+        "medicationReference": {"reference": "#medication", "display": medication["code"]["text"]},
         "subject": _reference(patient_id),
         "effectiveDateTime": _instant(dose.taken_at),
         "dateAsserted": _instant(dose.created_at),

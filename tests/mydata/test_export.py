@@ -137,7 +137,9 @@ def test_fhir_bundle_parses_with_the_r4_models(client, world):
     [patient] = resources(bundle, "Patient")
     assert patient["name"] == [{"text": "Alice"}]
     every_reference = {ref for entry in bundle["entry"] for ref in _references(entry["resource"])}
-    assert every_reference <= {entry["fullUrl"] for entry in bundle["entry"]}
+    # Every reference resolves: to another entry, or ("#medication") to the resource's contained one.
+    assert every_reference - {"#medication"} <= {entry["fullUrl"] for entry in bundle["entry"]}
+    assert all([c["id"] for c in r["contained"]] == ["medication"] for r in resources(bundle, "MedicationStatement"))
     text = response.get_data(as_text=True)
     assert not [value for value in secrets_and_others(world) if value in text]
 
@@ -227,7 +229,7 @@ def test_fhir_new_substance_kinds_are_labelled(client, make_person):
         client.post("/v1/doses", headers=person.headers, json=dose_body(substance_kind=kind, form="tablet",
                                                                          product=None, amount=300, unit="mg"))
     bundle = export(client, person, "fhir").json
-    assert sorted(s["medicationCodeableConcept"]["text"] for s in resources(bundle, "MedicationStatement")) == [
+    assert sorted(s["medicationReference"]["display"] for s in resources(bundle, "MedicationStatement")) == [
         "Gabapentinoid: tablet", "Muscle relaxant: tablet", "Other sedative: tablet",
         "Z-drug or other sleep medicine: tablet"]
 
@@ -247,8 +249,17 @@ def test_fhir_doses_are_medication_statements_with_ucum_units(client, world):
     ucum = "http://unitsofmeasure.org"
     assert quantities == {"g": (2.5, ucum, "g"), "mg": (15, ucum, "mg"), "mcg": (200, ucum, "ug"),
                           "ml": (5, ucum, "mL"), "capsule": (2, None, None)}
-    concentrate = next(s for s in statements.values() if "7-OH" in s["medicationCodeableConcept"]["text"])
-    assert concentrate["medicationCodeableConcept"]["text"] == "Kratom: Green Malay, 7-OH concentrate"
+    concentrate = next(s for s in statements.values() if "7-OH" in s["medicationReference"]["display"])
+    assert concentrate["medicationReference"] == {"reference": "#medication",
+                                                  "display": "Kratom: Green Malay, 7-OH concentrate"}
+    # The form is coded, so that leaf, capsules and 7-OH stay apart in any system that reads it.
+    [medication] = concentrate["contained"]
+    assert medication["code"]["coding"] == [{"system": "https://careloop.app/fhir/CodeSystem/substance-kind",
+                                             "code": "kratom", "display": "Kratom"}]
+    assert medication["form"]["coding"] == [{"system": "https://careloop.app/fhir/CodeSystem/dose-form",
+                                             "code": "concentrate_7oh", "display": "7-OH concentrate"}]
+    assert sorted(s["contained"][0]["form"]["coding"][0]["code"] for s in statements.values()) == [
+        "capsule", "concentrate_7oh", "leaf_powder", "liquid", "tablet"]
     assert concentrate["effectiveDateTime"] == "2026-11-24T10:00:00Z"
 
 
@@ -259,7 +270,7 @@ def test_the_export_guard_refuses_what_r4_does_not_allow(client, world):
     fhir.validate(bundle)
     as_r5 = copy.deepcopy(bundle)
     statement = resources(as_r5, "MedicationStatement")[0]
-    statement["medication"] = {"concept": statement.pop("medicationCodeableConcept")}
+    statement["medication"] = {"reference": statement.pop("medicationReference")}
     with pytest.raises(fhir.InvalidBundle):
         fhir.validate(as_r5)
     unknown = copy.deepcopy(bundle)

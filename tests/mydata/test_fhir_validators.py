@@ -63,7 +63,7 @@ def test_medplum_finds_what_r4_does_not_allow(client, world):
     bundle = client.get("/v1/me/export?format=fhir", headers=world.alice.person.headers).json
     as_r5 = copy.deepcopy(bundle)
     statement = next(e["resource"] for e in as_r5["entry"] if e["resource"]["resourceType"] == "MedicationStatement")
-    statement["medication"] = {"concept": statement.pop("medicationCodeableConcept")}  # R5's shape
+    statement["medication"] = {"reference": statement.pop("medicationReference")}  # R5's CodeableReference
     wrong_type = copy.deepcopy(bundle)
     observation = next(e["resource"] for e in wrong_type["entry"]
                        if e["resource"]["resourceType"] == "Observation" and "valueQuantity" in e["resource"])
