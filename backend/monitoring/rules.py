@@ -198,14 +198,19 @@ def form_words(form):
 def daily_limit(ctx, dose):
     """The local day's total of one form of the dose's substance is above a daily limit in the
     person's plan that covers that form. Forms are never added together or converted into one
-    another; count units (capsules, tablets, drinks, ml) are compared with themselves."""
-    limits = [limit for limit in daily_limits(ctx.plan, dose.substance_kind)
+    another; count units (capsules, tablets, drinks, ml) are compared with themselves. A 7-OH
+    product is 7-OH whatever kind it was logged under: kratom's limits for it hold too, and the
+    day's 7-OH doses of every kind make its total."""
+    # The substance the day's total is of: 7-OH is kratom's, whatever kind it was logged under.
+    kind = "kratom" if dose.form == SEVEN_OH else dose.substance_kind
+    kinds = list(dict.fromkeys((dose.substance_kind, kind)))
+    limits = [limit for listed in kinds for limit in daily_limits(ctx.plan, listed)
               if (not limit.get("forms") or dose.form in limit["forms"])
               and measure(limit["unit"]) == measure(dose.unit)]
     if not limits:
         return []
     day = ctx.local_date(dose.taken_at)
-    same_form = [other for other in ctx.doses(*ctx.day_bounds(day), kinds=[dose.substance_kind])
+    same_form = [other for other in ctx.doses(*ctx.day_bounds(day), kinds=None if dose.form == SEVEN_OH else kinds)
                  if other.form == dose.form]
     # The first limit passed is the finding; a second covering the same form would say nothing more.
     for limit in limits:
@@ -214,11 +219,11 @@ def daily_limit(ctx, dose):
         total = round(sum(convert(other.amount, other.unit, unit) for other in same_form
                           if measure(other.unit) == measure(unit)), 9)
         if total > limit["amount"]:
-            name, form = substance_phrase(dose.substance_kind), form_words(dose.form)
+            described = ("concentrated 7-OH products" if dose.form == SEVEN_OH
+                         else f"{substance_phrase(kind)} ({form_words(dose.form)})")
             return [Finding(
-                "daily_limit", dose.substance_kind, "warning",
-                f"daily_limit:{dose.substance_kind}:{dose.form}:{measure(unit)}:{day.isoformat()}",
-                f"Your logged {name} ({form}) for {day:%a %d %b} adds up to "
+                "daily_limit", kind, "warning", f"daily_limit:{kind}:{dose.form}:{measure(unit)}:{day.isoformat()}",
+                f"What you logged of {described} on {day:%a %d %b} adds up to "
                 f"{display_amount(round(total, 3), unit)}, above the daily limit of "
                 f"{display_amount(limit['amount'], unit)} in your plan. {CLINICIAN}",
                 {"date": day.isoformat(), "form": dose.form, "total": round(total, 6), "unit": unit,

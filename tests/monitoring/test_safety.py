@@ -42,6 +42,17 @@ def test_7oh_milligrams_are_never_added_to_leaf_grams(patient, plan, dose, monit
     assert "concentrate" in limit["message"] and "30 mg" in limit["message"]
 
 
+def test_a_kratom_limit_for_7oh_holds_7oh_logged_under_any_kind(patient, plan, dose, monitor, prompts):
+    person = patient()
+    plan(person, substances={"kratom": {"daily_limits": [{"amount": 20, "unit": "mg", "forms": ["concentrate_7oh"]}]}})
+    dose(person, utc(2026, 11, 25, 8), 15, "mg", form="concentrate_7oh")
+    dose(person, utc(2026, 11, 25, 9), 10, "mg", substance_kind="other", form="concentrate_7oh")
+    dose(person, utc(2026, 11, 25, 10), 30, "mg", substance_kind="other", form="tablet")
+    monitor()
+    [limit] = only(prompts(person), "daily_limit")
+    assert (limit["evidence"]["form"], limit["evidence"]["total"]) == ("concentrate_7oh", 25)
+
+
 def test_a_limit_without_forms_holds_each_form_on_its_own(patient, plan, dose, monitor, prompts):
     person = patient()
     plan(person, substances={"kratom": {"daily_limit": {"amount": 8, "unit": "g"}}})
