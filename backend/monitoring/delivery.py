@@ -42,8 +42,10 @@ def prompt_message(prompt, purpose, patient, token):
     priority = "high" if prompt.urgent else "normal"
     if purpose == Purpose.ALERT:
         data["patient_id"] = str(patient.id)
+        # A routine alert must not replace an urgent one still on the caregiver's screen.
+        collapse_key = f"alert-{patient.id}-urgent" if prompt.urgent else f"alert-{patient.id}"
         return PushMessage(token=token, title="Careloop", body=caregiver_text(prompt, patient), data=data,
-                           collapse_key=f"alert-{patient.id}", priority=priority)
+                           collapse_key=collapse_key, priority=priority)
     body = "An important update needs your attention" if prompt.urgent else "You have a new update"
     # The collapse key travels to FCM and APNs too: discreet pushes group by urgency, not by rule.
     collapse_key = "prompt-high" if prompt.urgent else "prompt-normal"

@@ -6,9 +6,12 @@ import datetime as dt
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from backend.domain import SEDATING_KINDS
+from backend.extensions import db
 from backend.monitoring.rules import country_of
+from backend.push.models import LocalPush
 from tests.monitoring.conftest import rules_of
 from tests.monitoring.test_prompts_api import ADVICE
 from tests.support import NOW, assert_problem, local, utc
@@ -546,6 +549,10 @@ def test_caregiver_texts_are_urgent_or_routine_and_name_the_person_only_if_they_
         jobs.check_missed_checkins()
     monitor(NOW + 100 * HOUR)
     assert [body for _, _, body, _ in pushes(carer.phone)] == [urgent_text, routine_text]
+    with app.app_context():
+        keys = db.session.scalars(sa.select(LocalPush.collapse_key).where(LocalPush.token == carer.phone)
+                                  .order_by(LocalPush.id)).all()
+    assert keys == [f"alert-{person.id}-urgent", f"alert-{person.id}"]   # the routine one replaces nothing urgent
 
 
 def test_no_new_message_advises_a_dose(patient, dose, checkin, monitor, prompts):
