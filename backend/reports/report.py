@@ -339,9 +339,10 @@ class Row:
         return f"dose-{self.kind}-{self.form or 'none'}-{self.unit}"
 
 
-def is_kratom(kind, form):
-    """Kratom, or a 7-OH concentrate logged under any substance (the form alone says what it is)."""
-    return kind == "kratom" or form == SEVEN_OH
+def counted_as(kind, form):
+    """The substance a dose's amount counts under: a 7-OH concentrate is kratom's whatever kind it
+    was logged under (the form alone says what it is), as the daily-limit rule counts it."""
+    return "kratom" if form == SEVEN_OH else kind
 
 
 def doses_part(patient, plan, since, until, day_of, notes):
@@ -358,15 +359,16 @@ def doses_part(patient, plan, since, until, day_of, notes):
     mass_units = defaultdict(Counter)
     for row in rows:
         if row.unit in MASS_IN_MG:
-            mass_units[(row.substance_kind, row.form)][row.unit] += 1
+            mass_units[(counted_as(row.substance_kind, row.form), row.form)][row.unit] += 1
 
     def mass_unit(kind, form):
         return mass_units[(kind, form)].most_common(1)[0][0]
 
     measured = {}  # (kind, form, unit) → Row
     dose_days = defaultdict(set)  # substance → days with at least one dose of it
-    for taken_at, kind, form, product, amount, unit, note in rows:
+    for taken_at, logged_kind, form, product, amount, unit, note in rows:
         day = day_of(taken_at)
+        kind = counted_as(logged_kind, form)
         if unit in MASS_IN_MG:
             unit_to = mass_unit(kind, form)
             amount, unit = convert(amount, unit, unit_to), unit_to
@@ -379,7 +381,7 @@ def doses_part(patient, plan, since, until, day_of, notes):
             row.products[product] += 1
         dose_days[kind].add(day)
         if note:
-            notes.append((taken_at, f"Dose ({substance_label(kind)})", note))
+            notes.append((taken_at, f"Dose ({substance_label(logged_kind)})", note))
 
     charts, substances, over_limit = [], [], []
     for key in sorted(measured, key=lambda key: (key[0] != "kratom", key[0], key[1] or "", key[2])):
@@ -416,7 +418,7 @@ def combinations(rows, plan, day_of):
     """The local days a kratom dose (a 7-OH concentrate included) was logged within the plan's
     combination window of an opioid, a sedative or alcohol, and with which of them."""
     window = dt.timedelta(hours=plan["combination_window_hours"])
-    kratom = [row for row in rows if is_kratom(row.substance_kind, row.form)]
+    kratom = [row for row in rows if counted_as(row.substance_kind, row.form) == "kratom"]
     sedating = [row for row in rows if row.substance_kind in SEDATING_KINDS and row.form != SEVEN_OH]
     starts = [row.taken_at for row in sedating]
     days, partners = set(), defaultdict(set)
@@ -442,7 +444,7 @@ def kratom_trend(measured, days):
     previous_first = recent_first - dt.timedelta(weeks=TREND_WEEKS)
     trend = []
     for row in measured.values():
-        if not is_kratom(row.kind, row.form):
+        if row.kind != "kratom":
             continue
         windows = []
         for first, end in ((previous_first, recent_first), (recent_first, last + dt.timedelta(days=1))):
@@ -454,8 +456,7 @@ def kratom_trend(measured, days):
         change = None
         if previous["mean"] and recent["mean"] is not None:
             change = round((recent["mean"] / previous["mean"] - 1) * 100)
-        trend.append({"label": row.label, "unit": row.unit, "previous": previous, "recent": recent, "change": change,
-                      "seven_oh": row.form == SEVEN_OH})
+        trend.append({"label": row.label, "unit": row.unit, "previous": previous, "recent": recent, "change": change})
     return sorted(trend, key=lambda item: item["label"])
 
 

@@ -390,8 +390,8 @@ def test_a_heavy_users_ninety_days_print_on_three_pages_and_read_on_a_phone(
     link = client.post("/v1/report-links", json={"label": "Pain clinic", "scopes": [
         "checkins", "doses", "notes", "prompts"]}, headers=person.headers).json
     url = live_server + report_path(link)
-    # pain, ADHD, mood, screens, sleep; leaf, capsule, extract (kratom), alcohol, stimulant,
-    # benzodiazepine, gabapentinoid, opioid, 7-OH (as "other")
+    # pain, ADHD, mood, screens, sleep; kratom leaf, capsule, extract and 7-OH (logged as "other"),
+    # alcohol, stimulant, benzodiazepine, gabapentinoid, opioid
     charts = 5 + 9
 
     context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="en-GB")
