@@ -41,6 +41,9 @@ class ProblemSchema(ma.Schema):
         metadata={"description": "Field errors: `pointer` and `field` for body fields, "
                                  "`parameter` and `in` for query or path parameters, and `detail`."},
     )
+    record = ma.fields.String(metadata={
+        "description": "The URL of the record the problem is about (a create retried with other content: "
+                       "PATCH it there)"})
 
 
 class Api(SmorestApi):

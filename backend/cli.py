@@ -19,10 +19,11 @@ def jobs_command(once):
 
     app = current_app._get_current_object()
     if once:
-        stopping = jobs.stop_on_signals()
-        for name, handled in jobs.run_once(app).items():
-            click.echo(f"{name}: {'failed' if handled is None else handled}")
-        sys.exit(jobs.finish(stopping))
+        with jobs.stopping_on_signals() as stopping_since:
+            for name, handled in jobs.run_once(app).items():
+                click.echo(f"{name}: {'failed' if handled is None else handled}")
+            code = jobs.finish(stopping_since)
+        sys.exit(code)
     sys.exit(jobs.run_blocking(app))
 
 

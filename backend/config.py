@@ -57,7 +57,9 @@ def load_config(instance_path, overrides=None):
         # Redis out of reach: each process limits on its own in memory (one warning), never an
         # error for the person; /readyz says the limits are degraded. Bounded waits, not hangs.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
-        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,
+                                      **({"key_prefix": env["CARELOOP_REDIS_KEY_PREFIX"]}
+                                         if env.get("CARELOOP_REDIS_KEY_PREFIX") else {})},
         # Where the clinician report links point (the public address of this API).
         "CARELOOP_PUBLIC_URL": env.get("CARELOOP_PUBLIC_URL", "http://127.0.0.1:5000"),
         # Bodies are small JSON documents; anything bigger is a mistake or an attack.
@@ -138,5 +140,9 @@ def check_config(config):
                           "development key")
     if not os.environ.get("DATABASE_URL") and config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("DATABASE_URL (PostgreSQL) is required in production")
+    if not config.get("REDIS_URL"):
+        # Several API workers (the Dockerfile runs four) each counting guesses in their own memory
+        # would let through several times each limit.
+        raise ConfigError("REDIS_URL is required in production: rate limits must be shared by every API worker")
     if config["CARELOOP_PUSH"] not in ("firebase", "local"):
         raise ConfigError("CARELOOP_PUSH must be 'firebase' or 'local'")

@@ -134,6 +134,9 @@ def handle_http_exception(error):
     elif detail is None and error.code != 404:
         detail = error.description
     headers = dict(data.get("headers") or {})
+    retry_after = dict(error.get_headers()).get("Retry-After")  # werkzeug's TooManyRequests(retry_after=…)
+    if retry_after:
+        headers["Retry-After"] = retry_after
     if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     slug = "validation-error" if errors else None
@@ -162,6 +165,11 @@ class _OutageLog:
         self._lock = threading.Lock()
         self._last = None
         self._since = 0
+
+    def reset(self):
+        """Start afresh, as if no outage had been reported (tests)."""
+        with self._lock:
+            self._last, self._since = None, 0
 
     def note(self, error):
         now = time.monotonic()

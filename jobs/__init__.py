@@ -213,9 +213,14 @@ class _InFlight:
 IN_FLIGHT = _InFlight()
 
 
-def stop_on_signals(on_stop=None):
+@contextlib.contextmanager
+def stopping_on_signals(on_stop=None):
     """SIGTERM (a deploy) or SIGINT: stop claiming work and let the batches in flight finish, so a
-    deploy re-sends nothing (a SIGKILL mid-batch re-sends that batch: its claim was never committed)."""
+    deploy re-sends nothing (a SIGKILL mid-batch re-sends that batch: its claim was never committed).
+    Yields when the signal came (a one-item list, None until then); the previous handlers are put
+    back on the way out."""
+    stopping_since = [None]
+
     def stop(signum, frame):
         if STOPPING.is_set():
             return
@@ -224,10 +229,12 @@ def stop_on_signals(on_stop=None):
         if on_stop is not None:
             on_stop()
 
-    stopping_since = [None]
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    return stopping_since
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stopping_since
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def finish(stopping_since):
@@ -261,10 +268,10 @@ def run_blocking(app):
     Returns the process's exit code."""
     scheduler = add_jobs(BlockingScheduler(timezone="UTC"), app)
     # From the signal handler: no waiting there (the scheduler's loop runs in this same thread).
-    stopping_since = stop_on_signals(on_stop=lambda: scheduler.shutdown(wait=False))
-    log.info("jobs process started: %s", ", ".join(job.name for job in JOBS))
-    scheduler.start()
-    return finish(stopping_since)
+    with stopping_on_signals(on_stop=lambda: scheduler.shutdown(wait=False)) as stopping_since:
+        log.info("jobs process started: %s", ", ".join(job.name for job in JOBS))
+        scheduler.start()
+        return finish(stopping_since)
 
 
 def start_background(app):

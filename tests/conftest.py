@@ -8,7 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from backend import create_app
+from backend import budgets, create_app
 from backend.config import DEV_PROJECT_ID
 from backend.devtokens import emulator_id_token
 from backend.extensions import db, limiter
@@ -97,8 +97,10 @@ def fresh_rate_limits(request):
         return
     request.getfixturevalue("app")
     limiter.reset()
+    budgets.reset()
     yield
     limiter.reset()
+    budgets.reset()
 
 
 @pytest.fixture

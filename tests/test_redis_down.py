@@ -35,7 +35,7 @@ def test_unknown_report_links_are_still_limited_per_process_when_redis_is_down(a
     with caplog.at_level(logging.WARNING):
         statuses = [client.get(f"/r/{secrets.token_urlsafe(16)}").status_code for _ in range(allowed + 3)]
     assert statuses == [404] * allowed + [429] * 3
-    falling_back = [r for r in caplog.records if "falling back to in-memory" in r.getMessage()]
+    falling_back = [r for r in caplog.records if "counting in this process" in r.getMessage()]
     assert len(falling_back) == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 

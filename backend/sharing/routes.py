@@ -1,12 +1,12 @@
 """/v1/shares, /v1/report-links and /v1/me/access-log. (What a share lets someone read is served by
 backend/reports.)"""
 
-from flask import g, request
+from flask import request
 from flask.views import MethodView
 
 from backend.api import Blueprint, RangeQuerySchema, patch_schema
 from backend.accounts.auth import authenticate, current_user
-from backend.extensions import limiter
+from backend.budgets import GuessBudget
 from backend.sharing import services
 from backend.sharing.schemas import (AcceptSchema, AccessLogPageSchema, InviteCreateSchema, InviteListSchema,
                                      NewInviteSchema, NewReportLinkSchema, ReportLinkCreateSchema,
@@ -18,14 +18,10 @@ blp = Blueprint("sharing", __name__, url_prefix="/v1", description="Sharing with
 blp.before_request(authenticate)
 
 
-def _failed(response):
-    return response.status_code >= 400
-
-
-def caller_key():
-    """Throttle code guessing per account and address together."""
-    user = g.get("user")
-    return f"{user.id if user else '-'}|{request.remote_addr}"
+# Invite codes: tries per account and per address, and a ceiling for everyone together, each
+# counted before the code is looked at (see backend.budgets).
+INVITE_GUESSES = GuessBudget("invite-codes", ceiling="500 per hour", limits={
+    "account": "5 per 10 minutes; 20 per day", "address": "20 per 10 minutes; 100 per day"})
 
 
 def _present_share(share):
@@ -69,14 +65,14 @@ class InviteById(MethodView):
 
 @blp.route("/shares/accept")
 class Accept(MethodView):
-    decorators = [limiter.limit("5 per 10 minutes", key_func=caller_key, deduct_when=_failed,
-                                methods=["POST"])]
-
     @blp.arguments(AcceptSchema)
     @blp.response(201, ShareSchema)
     def post(self, data):
-        """Accept an invite code and become linked to the patient who made it."""
-        share = services.accept_invite(current_user(), data["code"])
+        """Accept an invite code and become linked to the patient who made it (5 tries per 10 minutes)."""
+        user = current_user()
+        spent = INVITE_GUESSES.spend(account=user.id, address=request.remote_addr)
+        share = services.accept_invite(user, data["code"])
+        spent.refund()
         return _present_share(share)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Blueprint, render_template, request, url_for
 
 from backend.api import request_client, unit_of_work
-from backend.extensions import limiter
+from backend.budgets import GuessBudget
 from backend.reports import view_report
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -29,24 +29,23 @@ PAGE_HEADERS = {
 }
 # Assets are addressed by a hash of their content, so a day of caching never serves a stale one.
 ASSET_MAX_AGE = 24 * 3600
-# Only failed look-ups count: someone guessing tokens is stopped, a clinician re-reading is not.
-# Once an address is over the limit every look-up from it waits, valid or not, so the answers
-# stop telling a guesser anything.
+# Every look-up is counted before the token is checked, per address and for everyone together
+# (see backend.budgets); a valid link is refunded, so a clinician rereading is never stopped. Once
+# an address is over the limit every look-up from it waits, valid or not, so the answers stop
+# telling a guesser anything.
 UNKNOWN_TOKEN_LIMIT = "20 per 10 minutes; 100 per day"
-
-
-def _not_found(response):
-    return response.status_code == 404
+REPORT_GUESSES = GuessBudget("report-links", limits={"address": UNKNOWN_TOKEN_LIMIT}, ceiling="2000 per hour")
 
 
 @bp.get("/r/<token>")
-@limiter.limit(UNKNOWN_TOKEN_LIMIT, deduct_when=_not_found)
 @unit_of_work
 def clinician_report(token):
     """A clinician's read-only report; the same plain 404 for unknown, revoked and expired links."""
+    spent = REPORT_GUESSES.spend(address=request.remote_addr)
     report = view_report(token, request_client())
     if report is None:
         return render_template("web/unavailable.html"), 404
+    spent.refund()
     return render_template("web/report.html", report=report)
 
 

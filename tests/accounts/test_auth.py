@@ -145,6 +145,7 @@ def production_env(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'production.sqlite3'}")
     monkeypatch.setenv("FIREBASE_PROJECT_ID", "p")
     monkeypatch.setenv("CARELOOP_SECRET_KEY", "a-production-secret-of-forty-random-bytes!")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "CARELOOP_PUSH"):
         monkeypatch.delenv(name, raising=False)
@@ -161,6 +162,12 @@ def test_production_refuses_to_start_without_a_secret_key(production_env):
 def test_production_refuses_the_published_development_key_and_short_keys(production_env, key):
     production_env.setenv("CARELOOP_SECRET_KEY", key)
     with pytest.raises(ConfigError, match="CARELOOP_SECRET_KEY"):
+        create_app()
+
+
+def test_production_refuses_to_start_without_shared_rate_limits(production_env):
+    production_env.delenv("REDIS_URL")
+    with pytest.raises(ConfigError, match="REDIS_URL"):
         create_app()
 
 

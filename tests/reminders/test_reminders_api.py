@@ -530,7 +530,7 @@ def test_jobs_once_runs_every_job_and_prints_what_each_handled(app, client, alic
     assert result.exit_code == 0, result.output
     printed = dict(line.split(": ") for line in result.output.splitlines())
     assert set(printed) == {"send-reminders", "retry-pushes", "follow-up-checkins", "monitor", "missed-checkins",
-                            "prune-devices"}
+                            "prune-devices", "prune-old-rows"}
     assert all(value.isdigit() for value in printed.values()), result.output
     assert int(printed["send-reminders"]) > 0
     assert (printed["follow-up-checkins"], printed["prune-devices"]) == ("0", "0")
@@ -538,7 +538,7 @@ def test_jobs_once_runs_every_job_and_prints_what_each_handled(app, client, alic
     # Run again, nothing is left to do.
     again = app.test_cli_runner().invoke(args=["jobs", "--once"])
     assert again.output == ("send-reminders: 0\nfollow-up-checkins: 0\nmonitor: 0\nretry-pushes: 0\n"
-                            "missed-checkins: 0\nprune-devices: 0\n")
+                            "missed-checkins: 0\nprune-devices: 0\nprune-old-rows: 0\n")
     assert len(local_pushes(app)) == 1
 
 

@@ -262,12 +262,24 @@ def test_refused_accepts_count_whatever_the_reason(client, alice, create_invite)
     assert_problem(accept(client, alice, code), 429)
 
 
-def test_the_throttle_is_per_person_and_address(client, bob, carol):
+def test_the_throttle_counts_per_account_whatever_the_address(client, bob, carol):
     for _ in range(5):
         assert_problem(guess(client, bob), 404)
-    assert_problem(guess(client, bob), 429)
+    refused = guess(client, bob)
+    assert_problem(refused, 429)
+    assert int(refused.headers["Retry-After"]) > 0
     assert_problem(guess(client, carol), 404)
-    assert_problem(guess(client, bob, environ_base={"REMOTE_ADDR": "192.0.2.7"}), 404)
+    # Rotating addresses does not reset an account's budget.
+    assert_problem(guess(client, bob, environ_base={"REMOTE_ADDR": "192.0.2.7"}), 429)
+
+
+def test_the_throttle_counts_per_address_whatever_the_account(client, make_person):
+    people = [make_person() for _ in range(5)]
+    for person in people[:4]:  # 20 tries from one address, by accounts each within its own budget
+        for _ in range(5):
+            assert_problem(guess(client, person), 404)
+    assert_problem(guess(client, people[4]), 429)
+    assert_problem(guess(client, people[4], environ_base={"REMOTE_ADDR": "192.0.2.8"}), 404)
 
 
 # Shares, from both sides
