@@ -57,7 +57,7 @@ WARM_UP = 500                 # messages each side sends before it is measured
 
 WEEKDAYS = '["mon", "tue", "wed", "thu", "fri", "sat", "sun"]'
 CLAIM_STEPS = {"reminder_schedules": "materialize_due", "reminder_occurrences": "dispatch_due",
-               "push_deliveries": "retry_due"}
+               "push_deliveries": "lease_retries"}
 
 
 def main(messages=MESSAGES, dispatch_batch=None):
@@ -137,7 +137,7 @@ def bench_flat_pass():
     result["sql_ratio_large_over_small"] = round(
         result["large"]["median_sql_ms"] / result["small"]["median_sql_ms"], 3)
     indexes = {"materialize_due": "ix_reminder_schedules_due", "dispatch_due": "ix_reminder_occurrences_pending",
-               "retry_due": "ix_push_deliveries_retry"}
+               "lease_retries": "ix_push_deliveries_retry"}
     result["uses_partial_indexes"] = all(
         any(index in line for line in crowd.plans.get(step, ())) for crowd in crowds.values()
         for step, index in indexes.items())

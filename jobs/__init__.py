@@ -75,8 +75,13 @@ def send_reminders():
 
 
 def retry_pushes():
-    """Send again the pushes of every purpose that were throttled or met a server error."""
-    return in_batches(sized(pipeline.retry_due))
+    """Send again the pushes of every purpose that were throttled or met a server error. Each batch's
+    lease is committed before it is sent: an outcome lost to a crash still waits out Retry-After."""
+    def lease_then_send(now, **size):
+        leased = pipeline.lease_retries(now, **size)
+        db.session.commit()
+        return pipeline.retry_leased(leased, now)
+    return in_batches(sized(lease_then_send))
 
 
 def follow_up_checkins():

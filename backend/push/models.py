@@ -86,6 +86,8 @@ class PushDelivery(db.Model):
     error: Mapped[str | None] = mapped_column(sa.String(32))
     error_detail: Mapped[str | None] = mapped_column(sa.String(255))
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The last Retry-After FCM asked for: a retry whose outcome was lost still waits it out.
+    retry_after_seconds: Mapped[int | None] = mapped_column(sa.Integer)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,6 +14,7 @@ feature above it.
 import dataclasses
 import datetime as dt
 import logging
+import math
 import random
 import uuid
 from typing import Protocol
@@ -92,15 +93,28 @@ def deliver(pushes, now):
     db.session.flush()
 
 
-def retry_due(now, batch_size=500):
-    """Send again the pushes that were throttled or hit a server error, once their backoff is over;
-    returns how many deliveries it handled."""
+def lease_retries(now, batch_size=500):
+    """Take the deliveries due for another try: count the try and push their next attempt past the
+    backoff it would get if it failed (at least the last Retry-After). The caller commits this lease
+    before sending, so a process that dies after sending and before recording the outcome leaves
+    rows that wait as the server asked, instead of being sent again at once. Returns their ids."""
     deliveries = claim(
         sa.select(PushDelivery)
         .where(PushDelivery.status == Status.RETRY, PushDelivery.next_attempt_at <= now)
         .order_by(PushDelivery.next_attempt_at).limit(batch_size))
-    if not deliveries:
+    for delivery in deliveries:
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + backoff_delay(delivery.attempts, delivery.retry_after_seconds)
+    db.session.flush()
+    return [delivery.id for delivery in deliveries]
+
+
+def retry_leased(delivery_ids, now):
+    """Send the leased deliveries again (unless no longer wanted or too late) and record each outcome;
+    returns how many it handled."""
+    if not delivery_ids:
         return 0
+    deliveries = db.session.scalars(sa.select(PushDelivery).where(PushDelivery.id.in_(delivery_ids))).all()
     devices = {d.id: d for d in db.session.scalars(sa.select(Device).where(
         Device.id.in_({delivery.device_id for delivery in deliveries})))}
     registered = builders()
@@ -112,11 +126,9 @@ def retry_due(now, batch_size=500):
     for delivery in deliveries:
         device = devices[delivery.device_id]
         subject = wanted.get(delivery.id)
-        delivery.next_attempt_at = None
         if not device.active or subject is None or now >= delivery.expires_at:
-            delivery.status = Status.EXPIRED
+            delivery.status, delivery.next_attempt_at = Status.EXPIRED, None
             continue
-        delivery.attempts += 1
         outgoing.append((delivery, device, registered[delivery.purpose].message(subject, delivery, device)))
     results = _send([message for _, _, message in outgoing], [d.expires_at for d, _, _ in outgoing], now)
     for (delivery, device, _), result in zip(outgoing, results, strict=True):
@@ -153,9 +165,10 @@ def outcome(attempts, expires_at, result, now):
     """What a delivery row records of a send's result: sent, retried later with backoff, or over."""
     if result.ok:
         return {"status": Status.SENT, "message_id": result.message_id, "error": None, "error_detail": None,
-                "next_attempt_at": None, "updated_at": now}
+                "next_attempt_at": None, "retry_after_seconds": None, "updated_at": now}
     recorded = {"message_id": None, "error": result.error, "error_detail": (result.detail or "")[:255] or None,
-                "next_attempt_at": None, "updated_at": now}
+                "next_attempt_at": None, "updated_at": now,
+                "retry_after_seconds": None if result.retry_after is None else math.ceil(result.retry_after)}
     if result.token_is_dead:
         return {**recorded, "status": Status.FAILED}
     if result.retryable:

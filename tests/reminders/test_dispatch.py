@@ -294,6 +294,37 @@ def test_throttled_push_waits_for_retry_after_then_is_sent_once(patient, remind,
     assert deliveries(app)["busy"][:2] == ("sent", 2)
 
 
+class CrashingTransport:
+    """A jobs process that dies after handing its batch to FCM and before recording the outcome."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, messages):
+        self.sent += [m.token for m in messages]
+        raise SystemExit("killed mid-batch")
+
+
+def test_a_resend_after_a_lost_outcome_still_waits_out_the_last_retry_after(patient, remind, run_jobs, scripted,
+                                                                            use_transport, app):
+    person = patient("UTC", token="busy")
+    scripted({"busy": PushResult(ok=False, error=THROTTLED, retry_after=600)})
+    remind(person, ["08:00"])
+    run_jobs(utc(2026, 11, 21, 8))
+    due = deliveries(app)["busy"][3]
+    crashing = use_transport(CrashingTransport())
+    with pytest.raises(SystemExit):
+        run_jobs(due + dt.timedelta(seconds=1))  # sent to FCM, then the process died: no outcome recorded
+    assert crashing.sent == ["busy"]
+    after_crash = scripted({})
+    run_jobs(due + dt.timedelta(seconds=3))
+    run_jobs(due + dt.timedelta(minutes=9))
+    assert after_crash.sent == []  # the server asked for 600 s between tries, lost outcome or not
+    run_jobs(due + dt.timedelta(minutes=10, seconds=2))
+    assert after_crash.sent == ["busy"]
+    assert deliveries(app)["busy"][:2] == ("sent", 3)
+
+
 def test_a_push_that_keeps_failing_expires_instead_of_arriving_late(patient, remind, run_jobs, scripted, app):
     person = patient("UTC", token="down")
     transport = scripted({"down": PushResult(ok=False, error=UNAVAILABLE)})
