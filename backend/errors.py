@@ -212,10 +212,15 @@ def handle_unexpected(error):
     (PostgreSQL's "Failing row contains (…)" holds a check-in's note)."""
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
-    where = "".join(traceback.format_tb(error.__traceback__)[-8:])
     log.error("unhandled %s on %s %s (request %s)\n%s", type(error).__name__, request.method, request.url_rule,
-              request_id(), where.rstrip())
+              request_id(), where(error))
     return handle_http_exception(InternalServerError())
+
+
+def where(error, frames=8):
+    """Where an exception was raised, as the last frames of its traceback, without its message (which
+    can quote people's data): what every log line about an unexpected failure shows."""
+    return "".join(traceback.format_tb(error.__traceback__)[-frames:]).rstrip()
 
 
 def request_id():

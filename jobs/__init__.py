@@ -24,6 +24,7 @@ from backend.events import drain
 from backend.events.drain import drain_events
 from backend.monitoring.delivery import send_prompt_pushes
 from backend.monitoring.handlers import check_missed_checkins as missed_checkins_step
+from backend.errors import where
 from backend.extensions import db
 from backend.push import pipeline
 from backend.push import services as push_services
@@ -168,9 +169,10 @@ class JobRunner:
                             self.job.name, type(error.orig or error).__name__, delay)
                 JOB_RUNS.labels(self.job.name, "database_unavailable").inc()
                 return None
-            except Exception:
+            except Exception as error:
                 db.session.rollback()
-                log.exception("job %s failed", self.job.name)
+                # The type and where, never the message: a driver's message can quote people's data.
+                log.error("job %s failed with %s\n%s", self.job.name, type(error).__name__, where(error))
                 JOB_RUNS.labels(self.job.name, "failed").inc()
                 return None
             finally:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from backend import events
 from backend.accounts.models import User
 from backend.database import delete_older
+from backend.errors import where
 from backend.events.models import Event
 from backend.extensions import db
 from backend.registry import registry
@@ -54,7 +55,8 @@ def handle(row, now):
                 handler(event, now)
         except Exception as error:  # one failing handler must not block the others
             failed = True
-            log.exception("event %s #%s: handler %s failed", row.name, row.id, handler.__name__)
+            log.error("event %s #%s: handler %s failed with %s\n%s", row.name, row.id, handler.__name__,
+                      type(error).__name__, where(error))
             row.last_error = f"{handler.__name__}: {type(error).__name__}"[:255]
     row.attempts += 1
     if not failed:
