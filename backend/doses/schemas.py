@@ -47,6 +47,8 @@ class DailyTotalsQuerySchema(Schema):
 class DailyTotalSchema(Schema):
     date = ma.fields.Date(required=True, metadata={"description": "Local day in the user's time zone"})
     substance_kind = ma.fields.String(required=True)
+    form = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "Product form; each form is totalled on its own, never added to another"})
     unit = ma.fields.String(required=True)
     total = ma.fields.Float(required=True)
     doses = ma.fields.Integer(required=True, metadata={"description": "Number of doses summed"})

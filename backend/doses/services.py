@@ -42,18 +42,20 @@ def delete_dose(user, dose_id):
 
 
 def daily_totals(user, first_day, last_day):
-    """Sum of amounts per local day, substance and unit, in the user's time zone."""
+    """Sum of amounts per local day, substance, form and unit, in the user's time zone: forms are never
+    added together (30 mg of a 7-OH concentrate and 15 mg of extract are two totals)."""
     tz = zone(user.timezone)
     start, end = day_bounds(tz, first_day, last_day)
     rows = db.session.execute(
-        sa.select(Dose.taken_at, Dose.substance_kind, Dose.unit, Dose.amount).where(
+        sa.select(Dose.taken_at, Dose.substance_kind, Dose.form, Dose.unit, Dose.amount).where(
             Dose.user_id == user.id, Dose.deleted_at.is_(None),
             Dose.taken_at >= start, Dose.taken_at < end))
     totals = defaultdict(lambda: [0.0, 0])
-    for taken_at, substance_kind, unit, amount in rows:
-        key = (taken_at.astimezone(tz).date(), substance_kind, unit)
+    for taken_at, substance_kind, form, unit, amount in rows:
+        key = (taken_at.astimezone(tz).date(), substance_kind, form or "", unit)
         totals[key][0] += amount
         totals[key][1] += 1
-    items = [{"date": day, "substance_kind": kind, "unit": unit, "total": round(total, 6), "doses": count}
-             for (day, kind, unit), (total, count) in sorted(totals.items())]
+    items = [{"date": day, "substance_kind": kind, "form": form or None, "unit": unit, "total": round(total, 6),
+              "doses": count}
+             for (day, kind, form, unit), (total, count) in sorted(totals.items())]
     return {"timezone": user.timezone, "items": items}

@@ -116,6 +116,14 @@ def totals(client, person, first, last):
     return response.json
 
 
+def test_daily_totals_never_add_forms_together(client, alice, create_dose):
+    """30 mg of a 7-OH concentrate and 15 mg of extract are not 45 mg of kratom (issue 10)."""
+    create_dose(alice, taken_at="2026-11-20T08:00:00Z", amount=30, unit="mg", form="concentrate_7oh")
+    create_dose(alice, taken_at="2026-11-20T09:00:00Z", amount=15, unit="mg", form="extract")
+    assert [(i["form"], i["total"]) for i in totals(client, alice, "2026-11-20", "2026-11-20")["items"]] == [
+        ("concentrate_7oh", 30.0), ("extract", 15.0)]
+
+
 def test_daily_totals_sum_each_substance_and_unit_per_day(client, alice, create_dose):
     create_dose(alice, taken_at="2026-11-20T08:00:00Z", amount=2.5, unit="g")
     create_dose(alice, taken_at="2026-11-20T14:00:00Z", amount=3, unit="g")
@@ -125,10 +133,14 @@ def test_daily_totals_sum_each_substance_and_unit_per_day(client, alice, create_
                 form="capsule")
     create_dose(alice, taken_at="2026-11-21T08:00:00Z", amount=1, unit="g")
     assert totals(client, alice, "2026-11-20", "2026-11-21") == {"timezone": "UTC", "items": [
-        {"date": "2026-11-20", "substance_kind": "adhd_stimulant", "unit": "mg", "total": 20.0, "doses": 1},
-        {"date": "2026-11-20", "substance_kind": "kratom", "unit": "g", "total": 5.5, "doses": 2},
-        {"date": "2026-11-20", "substance_kind": "kratom", "unit": "mg", "total": 10.0, "doses": 1},
-        {"date": "2026-11-21", "substance_kind": "kratom", "unit": "g", "total": 1.0, "doses": 1},
+        {"date": "2026-11-20", "substance_kind": "adhd_stimulant", "form": "capsule", "unit": "mg", "total": 20.0,
+         "doses": 1},
+        {"date": "2026-11-20", "substance_kind": "kratom", "form": "concentrate_7oh", "unit": "mg", "total": 10.0,
+         "doses": 1},
+        {"date": "2026-11-20", "substance_kind": "kratom", "form": "leaf_powder", "unit": "g", "total": 5.5,
+         "doses": 2},
+        {"date": "2026-11-21", "substance_kind": "kratom", "form": "leaf_powder", "unit": "g", "total": 1.0,
+         "doses": 1},
     ]}
 
 
@@ -147,8 +159,8 @@ def test_late_evening_and_just_after_midnight_are_two_local_days(client, make_pe
     create_dose(person, taken_at="2026-11-20T23:30:00-05:00", amount=1)
     create_dose(person, taken_at="2026-11-21T00:30:00-05:00", amount=2)
     assert totals(client, person, "2026-11-20", "2026-11-21") == {"timezone": "America/New_York", "items": [
-        {"date": "2026-11-20", "substance_kind": "kratom", "unit": "g", "total": 1.0, "doses": 1},
-        {"date": "2026-11-21", "substance_kind": "kratom", "unit": "g", "total": 2.0, "doses": 1},
+        {"date": "2026-11-20", "substance_kind": "kratom", "form": "leaf_powder", "unit": "g", "total": 1.0, "doses": 1},
+        {"date": "2026-11-21", "substance_kind": "kratom", "form": "leaf_powder", "unit": "g", "total": 2.0, "doses": 1},
     ]}
 
 
