@@ -643,3 +643,14 @@ def missed_dose(ctx, occurrence):
 
 DOSE_RULES = (daily_limit, min_interval, escalation, concentrated_7oh, combination, form_check)
 CHECKIN_RULES = (worsening, withdrawal, liver, emergency)
+
+# What each rule's message and evidence tell of the person's data, by share scope: someone the
+# person shares prompts with, but not these, reads that the rule fired, not what it saw. Withdrawal
+# names the alcohol or benzodiazepine behind a seizure risk; an unknown rule needs every scope.
+DRAWS_ON = {
+    **{rule.__name__: ("doses",) for rule in DOSE_RULES},
+    **{rule.__name__: ("checkins",) for rule in CHECKIN_RULES},
+    "withdrawal": ("checkins", "doses"),
+    "missed_checkins": ("checkins",),
+    "missed_dose": (),
+}

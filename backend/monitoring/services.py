@@ -10,6 +10,7 @@ from backend.records import next_change
 from backend.database import insert_once, owned
 from backend.extensions import db
 from backend.monitoring.models import Prompt, PushState
+from backend.monitoring.rules import DRAWS_ON
 from backend.sqltypes import utcnow
 
 
@@ -52,3 +53,20 @@ def acknowledge_prompt(user, prompt_id, now=None):
         prompt.acknowledged_at = now or utcnow()
         db.session.flush()
     return prompt
+
+
+WITHHELD_SCOPE_WORDS = {"doses": "dose logs", "checkins": "check-ins"}
+
+
+def shown_to(prompt, scopes):
+    """A prompt as someone with these share scopes may read it: whole, or, when it draws on data they
+    may not see (a prompts-only share reading a daily-limit prompt), its rule, severity and dates
+    with the message and evidence withheld."""
+    needs = DRAWS_ON.get(prompt.rule, tuple(WITHHELD_SCOPE_WORDS))
+    missing = [scope for scope in needs if scope not in scopes]
+    if not missing:
+        return prompt
+    about = " and ".join(WITHHELD_SCOPE_WORDS[scope] for scope in missing)
+    return {"id": prompt.id, "rule": prompt.rule, "subject": None, "severity": prompt.severity,
+            "message": f"The details of this prompt come from {about}, which this share does not include.",
+            "evidence": {}, "created_at": prompt.created_at, "acknowledged_at": prompt.acknowledged_at}

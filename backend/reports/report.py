@@ -28,6 +28,7 @@ from backend.doses.models import Dose
 from backend.extensions import db
 from backend.monitoring.models import SEVERITIES, Prompt
 from backend.monitoring.plan import daily_limits, effective_plan
+from backend.monitoring.services import shown_to
 from backend.reminders.models import ReminderOccurrence
 from backend.sqltypes import utcnow
 
@@ -167,7 +168,7 @@ def build_report(patient, link, now=None):
         if day_values is not None:
             report["with_without"] = with_without(day_values, dose_days, days)
     if "prompts" in scopes:
-        report["prompts"] = prompts_part(patient, since, until, tz)
+        report["prompts"] = prompts_part(patient, since, until, tz, scopes)
         report["safety"]["high_prompts"] = sum(row["count"] for row in report["prompts"]["by_rule"]
                                                if row["severity"] == "high")
     if notes is not None:
@@ -462,10 +463,16 @@ def kratom_trend(measured, days):
 
 # ── prompts ───────────────────────────────────────────────────────────────────────────────────
 
-def prompts_part(patient, since, until, tz):
-    """The monitoring prompts that fired in the range: counted by rule, the latest shown in full."""
+def message_shown(prompt, scopes):
+    shown = shown_to(prompt, scopes)
+    return shown["message"] if isinstance(shown, dict) else prompt.message
+
+
+def prompts_part(patient, since, until, tz, scopes):
+    """The monitoring prompts that fired in the range: counted by rule, the latest shown in full (their
+    messages withheld where they draw on data the link does not share)."""
     prompts = db.session.execute(sa.select(
-        Prompt.created_at, Prompt.rule, Prompt.severity, Prompt.message, Prompt.acknowledged_at).where(
+        Prompt.id, Prompt.created_at, Prompt.rule, Prompt.severity, Prompt.message, Prompt.acknowledged_at).where(
         Prompt.user_id == patient.id, Prompt.created_at >= since, Prompt.created_at < until)
         .order_by(Prompt.created_at.desc())).all()
     by_rule = Counter((prompt.rule, prompt.severity) for prompt in prompts)
@@ -475,7 +482,7 @@ def prompts_part(patient, since, until, tz):
         "by_rule": [{"rule": words(rule), "severity": severity, "count": count}
                     for (rule, severity), count in most_severe_first],
         "shown": [{"at": prompt.created_at.astimezone(tz), "rule": words(prompt.rule), "severity": prompt.severity,
-                   "message": prompt.message, "acknowledged": prompt.acknowledged_at is not None}
+                   "message": message_shown(prompt, scopes), "acknowledged": prompt.acknowledged_at is not None}
                   for prompt in prompts[:PROMPTS_SHOWN]],
     }
 

@@ -12,7 +12,7 @@ from backend.accounts.models import User
 from backend.checkins.services import list_checkins
 from backend.doses.services import list_doses
 from backend.extensions import db
-from backend.monitoring.services import list_prompts
+from backend.monitoring.services import list_prompts, shown_to
 from backend.reports.report import build_report
 from backend.reports.summary import DEFAULT_SPAN, summarize
 from backend.sharing import services as sharing
@@ -69,7 +69,7 @@ def patient_prompts(viewer, patient_id, args, client):
     """A page of the patient's monitoring prompts, newest first."""
     reading = scoped_read(viewer, patient_id, "prompts", client)
     items, next_cursor = list_prompts(reading.patient, args)
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": [shown_to(prompt, reading.scopes) for prompt in items], "next_cursor": next_cursor}
 
 
 def view_report(token, client, now=None):

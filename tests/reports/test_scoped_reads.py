@@ -136,3 +136,27 @@ def test_scoped_read_says_who_through_which_share_and_what_may_be_seen(app, alic
         own = scoped_read(patient_of(patient_id), patient_id, "checkins", Client())
         assert (own.share, own.scopes, own.notes_visible) == (None, SCOPES, True)
         db.session.rollback()
+
+
+@pytest.mark.parametrize("scopes, shown", [
+    (["prompts"], False), (["prompts", "checkins"], False), (["prompts", "doses"], True),
+])
+def test_a_prompt_drawn_from_doses_shows_its_amounts_only_to_shares_with_the_doses_scope(
+        app, client, alice, bob, create_share, scopes, shown):
+    with app.app_context():
+        db.session.add(Prompt(user_id=uuid.UUID(alice.id), rule="daily_limit", subject="kratom", severity="warning",
+                              dedupe_key="limit", message="You logged 12 g of kratom leaf powder today.",
+                              evidence={"total": 12, "unit": "g", "substance": "kratom"}))
+        db.session.commit()
+    create_share(alice, bob, scopes=scopes)
+    response = read(client, bob, alice, "prompts")
+    assert response.status_code == 200
+    [prompt] = response.json["items"]
+    assert (prompt["rule"], prompt["severity"]) == ("daily_limit", "warning")
+    text = response.get_data(as_text=True)
+    if shown:
+        assert prompt["evidence"]["total"] == 12 and "12 g" in prompt["message"]
+    else:
+        assert prompt["evidence"] == {} and prompt["subject"] is None
+        assert "12" not in text and "kratom" not in text
+        assert "dose logs" in prompt["message"]
