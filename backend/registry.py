@@ -19,6 +19,9 @@ class Registry:
     push_builders: Mapping[str, object]
     # Called with the user, in the request's transaction, when their profile's time zone changed.
     zone_followers: Sequence[Callable] = ()
+    # Called with (the previous owner's id, the device, the api.Client) when a push token one account
+    # registered is registered by another, in that request's transaction.
+    device_move_watchers: Sequence[Callable] = ()
 
 
 def init_app(app, registry):

@@ -13,6 +13,7 @@ from backend.registry import Registry
 from backend.reminders import handlers as reminders
 from backend.reminders.messages import ReminderPushes
 from backend.reminders.services import follow_profile_timezone
+from backend.sharing.services import log_device_moved
 
 EVENT_HANDLERS = {
     events.CheckInRecorded: [reminders.on_checkin_recorded, monitoring.on_checkin],
@@ -34,4 +35,5 @@ REGISTRY = Registry(
     event_handlers=EVENT_HANDLERS,
     push_builders=PUSH_BUILDERS,
     zone_followers=(follow_profile_timezone,),
+    device_move_watchers=(log_device_moved,),
 )

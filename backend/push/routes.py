@@ -3,7 +3,7 @@
 from flask.views import MethodView
 
 from backend.accounts.auth import authenticate, current_user
-from backend.api import Blueprint
+from backend.api import Blueprint, request_client
 from backend.push import services
 from backend.push.schemas import DeviceRegistrationSchema, DeviceSchema
 
@@ -17,7 +17,7 @@ class Devices(MethodView):
     @blp.response(201, DeviceSchema)
     def post(self, data):
         """Register this phone's FCM token (repeating it is safe and reactivates it)."""
-        return services.register_device(current_user(), data["token"], data["platform"])
+        return services.register_device(current_user(), data["token"], data["platform"], request_client())
 
 
 @blp.route("/devices/<uuid:device_id>")

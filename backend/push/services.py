@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from backend.database import delete_older, insert_once, owned
 from backend.extensions import db
+from backend.registry import registry
 
 from backend.push.models import Device, LocalPush, PushDelivery, Status
 from backend.sqltypes import utcnow
@@ -15,9 +16,15 @@ from backend.sqltypes import utcnow
 STALE_DEVICE_AGE = dt.timedelta(days=270)
 
 
-def register_device(user, token, platform):
-    """Upsert by token: a token moves to whoever registers it last and is (re)activated."""
+def register_device(user, token, platform, client=None):
+    """Upsert by token: a token moves to whoever registers it last and is (re)activated.
+
+    A phone that changes hands, or whose person signs in to another account, registers its token
+    anew, so the move is allowed; but the account it leaves is told, through the registry's device
+    move watchers (the access log), so a token taken by someone else cannot route a person's
+    reminders away unnoticed."""
     device = db.session.scalar(sa.select(Device).where(Device.token == token))
+    previous_owner = device.user_id if device is not None and device.user_id != user.id else None
     now = utcnow()
     if device is None:
         device = insert_once(Device, {"id": uuid.uuid4(), "user_id": user.id, "token": token,
@@ -30,6 +37,9 @@ def register_device(user, token, platform):
     device.deactivated_reason = None
     device.last_seen_at = now
     db.session.flush()
+    if previous_owner is not None:
+        for watch in registry().device_move_watchers:
+            watch(previous_owner, device, client)
     return device
 
 

@@ -132,7 +132,9 @@ class AccessLogEntrySchema(Schema):
     who = ma.fields.String(dump_only=True, attribute="viewer_label")
     viewer_id = ma.fields.UUID(dump_only=True, allow_none=True)
     report_link_id = ma.fields.UUID(dump_only=True, allow_none=True)
-    data_kind = ma.fields.String(dump_only=True, metadata={"description": "summary, checkins, doses, prompts or report"})
+    data_kind = ma.fields.String(dump_only=True, metadata={
+        "description": "summary, checkins, doses, prompts or report; device: one of your phones was registered to "
+                       "another account and no longer gets your pushes"})
     ip_address = ma.fields.String(dump_only=True, allow_none=True)
     user_agent = ma.fields.String(dump_only=True, allow_none=True)
 

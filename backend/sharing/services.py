@@ -172,6 +172,16 @@ def log_access(patient_id, data_kind, client, *, viewer=None, link=None, now=Non
     db.session.flush()
 
 
+def log_device_moved(previous_owner_id, device, client, now=None):
+    """A phone the person had registered is now registered to another account: their access log says
+    so (never which account), as their reminders stop reaching that phone."""
+    db.session.add(AccessLogEntry(
+        patient_id=previous_owner_id, viewer_id=None, viewer_label="Another account, on one of your phones",
+        data_kind="device", at=now or utcnow(), ip_address=client.address if client else None,
+        user_agent=client.user_agent if client else None))
+    db.session.flush()
+
+
 def access_log(patient, args):
     query = sa.select(AccessLogEntry).where(AccessLogEntry.patient_id == patient.id)
     return records.keyset_page(query, AccessLogEntry.at, AccessLogEntry.id, args)

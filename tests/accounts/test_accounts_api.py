@@ -170,6 +170,14 @@ def test_a_token_registered_by_another_user_moves_to_the_new_user(app, client, a
     # The phone is bob's now: alice can no longer remove it.
     assert client.delete(f"/v1/devices/{device_id}", headers=alice.headers).status_code == 404
     assert count(app, Device) == 1
+    # Alice is told, in her access log, without learning whose the phone is now.
+    [entry] = client.get("/v1/me/access-log", headers=alice.headers).json["items"]
+    assert entry["data_kind"] == "device" and entry["viewer_id"] is None
+    assert "Bob" not in str(entry)
+    assert client.get("/v1/me/access-log", headers=bob.headers).json["items"] == []
+    # Registering it again on the same account tells no one anything new.
+    register(client, bob)
+    assert len(client.get("/v1/me/access-log", headers=alice.headers).json["items"]) == 1
 
 
 def test_one_person_can_have_several_devices(app, client, alice):

@@ -15,7 +15,7 @@ from backend import create_app
 from backend.accounts.models import User
 from backend.config import DEV_SECRET_KEY, ConfigError
 from backend.devtokens import emulator_id_token
-from backend.extensions import db
+from backend.extensions import db, limiter
 from tests.support import count, dose_body
 
 PROTECTED = [("get", "/v1/me"), ("patch", "/v1/me"), ("post", "/v1/devices"), ("get", "/v1/checkins"),
@@ -139,8 +139,9 @@ def test_the_health_probe_needs_no_token(client):
 # Production configuration
 
 @pytest.fixture
-def production_env(monkeypatch, tmp_path):
-    """Environment of a production process (SQLite file stands in for PostgreSQL); restored afterwards."""
+def production_env(app, monkeypatch, tmp_path):
+    """Environment of a production process (SQLite file stands in for PostgreSQL); restored afterwards,
+    and the limiter (one object for every app of the process) handed back to the session's app."""
     monkeypatch.setenv("CARELOOP_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'production.sqlite3'}")
     monkeypatch.setenv("FIREBASE_PROJECT_ID", "p")
@@ -149,7 +150,8 @@ def production_env(monkeypatch, tmp_path):
     monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "CARELOOP_PUSH"):
         monkeypatch.delenv(name, raising=False)
-    return monkeypatch
+    yield monkeypatch
+    limiter.init_app(app)
 
 
 def test_production_refuses_to_start_without_a_secret_key(production_env):

@@ -472,7 +472,8 @@ def test_the_summary_shows_only_the_shared_kinds_of_data(client, alice, bob, cre
     summary = client.get(path, headers=bob.headers).json
     assert "checkins" not in summary and "reminders" not in summary
     assert summary["doses"]["daily_totals"] == [
-        {"date": "2026-11-20", "substance_kind": "kratom", "unit": "g", "total": 3.0, "doses": 1}]
+        {"date": "2026-11-20", "substance_kind": "kratom", "form": "leaf_powder", "unit": "g", "total": 3.0,
+         "doses": 1}]
 
 
 def test_the_summary_covers_the_asked_range(client, alice, bob, create_share, create_checkin):
