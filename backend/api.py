@@ -130,6 +130,30 @@ class Parser(FlaskParser):
         return data
 
 
+def if_match():
+    """The versions an If-Match header accepts (a list of ETags, or ["*"]); None without the header.
+
+    Never required (no 428): clients that send none keep working as before, last write wins."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    return [tag.strip() for tag in header.split(",") if tag.strip()]
+
+
+def versioned(record, status=None):
+    """A view's answer with the record's version as its ETag header."""
+    headers = {"ETag": record.etag}
+    return (record, status, headers) if status else (record, headers)
+
+
+# How the contract documents If-Match and ETag on the records' routes.
+IF_MATCH_PARAMETER = {
+    "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+    "description": "The ETag the change is based on: a record changed since (by another device, or a "
+                   "caregiver view) answers 412 instead of losing that change. Optional."}
+ETAG_HEADER = {"ETag": {"description": "The record's version, for If-Match", "schema": {"type": "string"}}}
+
+
 @dataclasses.dataclass(frozen=True)
 class Client:
     """Where a request came from, as the access log keeps it: the edge reads it, services are given it."""

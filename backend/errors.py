@@ -52,6 +52,12 @@ class Conflict(Problem):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class PreconditionFailed(Problem):
+    """If-Match named a version that is no longer the record's: someone changed it in between."""
+
+    status, title, slug = 412, "Precondition Failed", "precondition-failed"
+
+
 class Unauthorized(Problem):
     status, title, slug = 401, "Unauthorized", "unauthorized"
 

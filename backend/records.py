@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from backend.api import Cursor
 from backend.database import insert_once, insert_rows, owned, upsert_adding
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, NotFound, PreconditionFailed
 from backend.extensions import db
 from backend.sqltypes import UTCDateTime, utcnow
 
@@ -110,6 +110,18 @@ class ClientRecord(Synced):
     # Columns cleared when the record becomes a tombstone: free text and answers.
     scrub_on_delete: tuple = ()
 
+    @property
+    def etag(self):
+        """The record's version: the change number it was last written under (see Synced)."""
+        return f'"{self.sync_seq}"'
+
+
+def check_version(record, expected):
+    """Refuse (412) a change based on a version of the record that is no longer its own."""
+    if expected is not None and "*" not in expected and record.etag not in expected:
+        raise PreconditionFailed("This record was changed since you read it: read it again, then change it.",
+                                 headers={"ETag": record.etag})
+
 
 def create_once(model, user, data, on_create=None):
     """Insert a record under its client id; a retry of the same create returns the stored record,
@@ -166,9 +178,11 @@ def create_many(model, user, rows, on_create=None):
     return inserted
 
 
-def update_owned(model, user, record_id, changes, on_change=None):
-    """Apply a partial update to the user's live record; `on_change(record)` runs if it changed."""
+def update_owned(model, user, record_id, changes, on_change=None, expected=None):
+    """Apply a partial update to the user's live record; `on_change(record)` runs if it changed.
+    `expected`: the versions (If-Match) the change may apply to."""
     record = owned(model, user, record_id)
+    check_version(record, expected)
     changed = {name: value for name, value in changes.items() if getattr(record, name) != value}
     if not changed:  # the same values again (a retried sync push): nothing to stamp or announce
         return record
@@ -181,12 +195,13 @@ def update_owned(model, user, record_id, changes, on_change=None):
     return record
 
 
-def delete_owned(model, user, record_id):
+def delete_owned(model, user, record_id, expected=None):
     """Turn the user's record into a tombstone; deleting a tombstone again is a no-op."""
     record = db.session.get(model, record_id)
     if record is None or record.user_id != user.id:  # a tombstone may be deleted again: no owned()
         raise NotFound(f"No {model.noun} with this id.")
     if record.deleted_at is None:
+        check_version(record, expected)
         now = utcnow()
         record.deleted_at = now
         record.updated_at = now

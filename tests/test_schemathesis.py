@@ -23,7 +23,7 @@ SPEC_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
 # Every check schemathesis has runs; this only lets schema-valid data get a 422 for the rules below,
 # which `valid_data_is_refused_only_for_rules_beyond_the_spec` tells apart from spec mistakes.
-CONFIG = {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "409", "422", "429"]}}}
+CONFIG = {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "409", "412", "422", "429"]}}}
 
 # What JSON Schema cannot state: schema-valid data may break these rules and get a 422 naming them.
 RULES_BEYOND_THE_SPEC = {

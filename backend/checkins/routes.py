@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 
-from backend.api import Blueprint, patch_schema
+from backend.api import ETAG_HEADER, IF_MATCH_PARAMETER, Blueprint, if_match, patch_schema, versioned
 from backend.accounts.auth import authenticate, current_user
 from backend.checkins import services
 from backend.checkins.schemas import (CheckInCreateSchema, CheckInPageSchema, CheckInQuerySchema,
@@ -22,28 +22,30 @@ class CheckIns(MethodView):
         return {"items": items, "next_cursor": next_cursor}
 
     @blp.arguments(CheckInCreateSchema)
-    @blp.response(201, CheckInSchema)
+    @blp.response(201, CheckInSchema, headers=ETAG_HEADER)
     def post(self, data):
         """Record a check-in (idempotent on its client id)."""
-        checkin = services.record_checkin(current_user(), data)
-        return checkin
+        return versioned(services.record_checkin(current_user(), data))
 
 
 @blp.route("/<uuid:checkin_id>")
 class CheckInById(MethodView):
-    @blp.response(200, CheckInSchema)
+    @blp.response(200, CheckInSchema, headers=ETAG_HEADER)
     def get(self, checkin_id):
         """Read one of my check-ins."""
-        return services.get_checkin(current_user(), checkin_id)
+        return versioned(services.get_checkin(current_user(), checkin_id))
 
     @blp.arguments(patch_schema(CheckInPatchSchema))
-    @blp.response(200, CheckInSchema)
+    @blp.response(200, CheckInSchema, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def patch(self, changes, checkin_id):
-        """Correct a check-in."""
-        checkin = services.correct_checkin(current_user(), checkin_id, changes)
-        return checkin
+        """Correct a check-in (If-Match: only if unchanged since read)."""
+        return versioned(services.correct_checkin(current_user(), checkin_id, changes, expected=if_match()))
 
     @blp.response(204)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def delete(self, checkin_id):
-        """Delete a check-in (a tombstone stays for sync)."""
-        services.delete_checkin(current_user(), checkin_id)
+        """Delete a check-in (a tombstone stays for sync; If-Match: only if unchanged since read)."""
+        services.delete_checkin(current_user(), checkin_id, expected=if_match())

@@ -27,10 +27,10 @@ def list_checkins(user, args):
     return records.list_page(CheckIn, user, args)
 
 
-def correct_checkin(user, checkin_id, changes):
-    return records.update_owned(CheckIn, user, checkin_id, changes,
+def correct_checkin(user, checkin_id, changes, expected=None):
+    return records.update_owned(CheckIn, user, checkin_id, changes, expected=expected,
                                 on_change=lambda c: events.record(events.CheckInChanged(user.id, c.id)))
 
 
-def delete_checkin(user, checkin_id):
-    return records.delete_owned(CheckIn, user, checkin_id)
+def delete_checkin(user, checkin_id, expected=None):
+    return records.delete_owned(CheckIn, user, checkin_id, expected)

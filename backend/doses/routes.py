@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 
-from backend.api import Blueprint, patch_schema
+from backend.api import ETAG_HEADER, IF_MATCH_PARAMETER, Blueprint, if_match, patch_schema, versioned
 from backend.accounts.auth import authenticate, current_user
 from backend.doses import services
 from backend.doses.schemas import (DailyTotalsQuerySchema, DailyTotalsSchema, DosePageSchema,
@@ -22,11 +22,10 @@ class Doses(MethodView):
         return {"items": items, "next_cursor": next_cursor}
 
     @blp.arguments(DoseSchema)
-    @blp.response(201, DoseSchema)
+    @blp.response(201, DoseSchema, headers=ETAG_HEADER)
     def post(self, data):
         """Log a dose (idempotent on its client id)."""
-        dose = services.log_dose(current_user(), data)
-        return dose
+        return versioned(services.log_dose(current_user(), data))
 
 
 @blp.route("/daily-totals")
@@ -40,19 +39,22 @@ class DailyTotals(MethodView):
 
 @blp.route("/<uuid:dose_id>")
 class DoseById(MethodView):
-    @blp.response(200, DoseSchema)
+    @blp.response(200, DoseSchema, headers=ETAG_HEADER)
     def get(self, dose_id):
         """Read one of my doses."""
-        return services.get_dose(current_user(), dose_id)
+        return versioned(services.get_dose(current_user(), dose_id))
 
     @blp.arguments(patch_schema(DosePatchSchema))
-    @blp.response(200, DoseSchema)
+    @blp.response(200, DoseSchema, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def patch(self, changes, dose_id):
-        """Correct a dose."""
-        dose = services.correct_dose(current_user(), dose_id, changes)
-        return dose
+        """Correct a dose (If-Match: only if unchanged since read)."""
+        return versioned(services.correct_dose(current_user(), dose_id, changes, expected=if_match()))
 
     @blp.response(204)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def delete(self, dose_id):
-        """Delete a dose (a tombstone stays for sync)."""
-        services.delete_dose(current_user(), dose_id)
+        """Delete a dose (a tombstone stays for sync; If-Match: only if unchanged since read)."""
+        services.delete_dose(current_user(), dose_id, expected=if_match())

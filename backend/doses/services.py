@@ -32,13 +32,13 @@ def list_doses(user, args):
     return records.list_page(Dose, user, args)
 
 
-def correct_dose(user, dose_id, changes):
-    return records.update_owned(Dose, user, dose_id, changes,
+def correct_dose(user, dose_id, changes, expected=None):
+    return records.update_owned(Dose, user, dose_id, changes, expected=expected,
                                 on_change=lambda d: events.record(events.DoseChanged(user.id, d.id)))
 
 
-def delete_dose(user, dose_id):
-    return records.delete_owned(Dose, user, dose_id)
+def delete_dose(user, dose_id, expected=None):
+    return records.delete_owned(Dose, user, dose_id, expected)
 
 
 def daily_totals(user, first_day, last_day):

@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 
-from backend.api import Blueprint, RangeQuerySchema
+from backend.api import ETAG_HEADER, IF_MATCH_PARAMETER, Blueprint, RangeQuerySchema, if_match, versioned
 from backend.accounts.auth import authenticate, current_user
 from backend.reminders import services
 from backend.reminders.schemas import (OccurrencePageSchema, OccurrenceQuerySchema, OccurrenceSchema,
@@ -23,31 +23,33 @@ class Reminders(MethodView):
         return {"items": items, "next_cursor": next_cursor}
 
     @blp.arguments(ReminderSchema)
-    @blp.response(201, ReminderSchema)
+    @blp.response(201, ReminderSchema, headers=ETAG_HEADER)
     def post(self, data):
         """Create a reminder schedule (idempotent on its client id)."""
-        schedule = services.create_reminder(current_user(), data)
-        return schedule
+        return versioned(services.create_reminder(current_user(), data))
 
 
 @blp.route("/<uuid:reminder_id>")
 class ReminderById(MethodView):
-    @blp.response(200, ReminderSchema)
+    @blp.response(200, ReminderSchema, headers=ETAG_HEADER)
     def get(self, reminder_id):
         """Read one of my reminder schedules."""
-        return services.get_reminder(current_user(), reminder_id)
+        return versioned(services.get_reminder(current_user(), reminder_id))
 
     @blp.arguments(ReminderPatchSchema(partial=True))
-    @blp.response(200, ReminderSchema)
+    @blp.response(200, ReminderSchema, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def patch(self, changes, reminder_id):
-        """Change a reminder; its next occurrence moves accordingly."""
-        schedule = services.update_reminder(current_user(), reminder_id, changes)
-        return schedule
+        """Change a reminder; its next occurrence moves accordingly (If-Match: only if unchanged since read)."""
+        return versioned(services.update_reminder(current_user(), reminder_id, changes, expected=if_match()))
 
     @blp.response(204)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def delete(self, reminder_id):
-        """Delete a reminder; pushes not yet sent are dropped."""
-        services.delete_reminder(current_user(), reminder_id)
+        """Delete a reminder; pushes not yet sent are dropped (If-Match: only if unchanged since read)."""
+        services.delete_reminder(current_user(), reminder_id, expected=if_match())
 
 
 @blp.route("/occurrences")

@@ -49,9 +49,10 @@ def list_reminders(user, args):
     return records.list_page(ReminderSchedule, user, args)
 
 
-def update_reminder(user, reminder_id, changes):
+def update_reminder(user, reminder_id, changes, expected=None):
     """Change times, days, zone, label, follow-up or active; future occurrences move with it."""
     schedule = owned(ReminderSchedule, user, reminder_id)
+    records.check_version(schedule, expected)
     if changes.get("follow_up_minutes") and schedule.kind != "checkin":
         raise InvalidInput("follow_up_minutes", "Only check-in reminders have a follow-up.")
     for name in ("confirm_within_minutes", "alert_caregivers"):
@@ -71,8 +72,8 @@ def update_reminder(user, reminder_id, changes):
     return schedule
 
 
-def delete_reminder(user, reminder_id):
-    schedule = records.delete_owned(ReminderSchedule, user, reminder_id)
+def delete_reminder(user, reminder_id, expected=None):
+    schedule = records.delete_owned(ReminderSchedule, user, reminder_id, expected)
     plan_next_fire(schedule, user)
     drop_pending_occurrences(schedule)
     db.session.flush()

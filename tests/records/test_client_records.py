@@ -476,3 +476,39 @@ def test_another_users_tombstone_is_not_found_either(client, kind, alice, bob, c
     created = create(alice)
     client.delete(f"{kind.path}/{created['id']}", headers=alice.headers)
     assert_problem(client.delete(f"{kind.path}/{created['id']}", headers=bob.headers), 404)
+
+
+# Lost updates: versions (ETag) and If-Match
+
+def test_a_record_carries_its_version_and_a_change_gives_it_a_new_one(client, kind, alice):
+    created = client.post(kind.path, json=kind.body(), headers=alice.headers)
+    url = f"{kind.path}/{created.json['id']}"
+    read = client.get(url, headers=alice.headers)
+    assert read.headers["ETag"] == created.headers["ETag"]
+    changed = client.patch(url, json=kind.change, headers={**alice.headers, "If-Match": read.headers["ETag"]})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != read.headers["ETag"]
+    assert client.get(url, headers=alice.headers).headers["ETag"] == changed.headers["ETag"]
+
+
+def test_a_change_based_on_an_old_version_is_a_412_and_changes_nothing(app, client, kind, alice):
+    """Two devices read the record; the second one's change must not silently undo the first one's."""
+    created = client.post(kind.path, json=kind.body(), headers=alice.headers)
+    url, seen = f"{kind.path}/{created.json['id']}", created.headers["ETag"]
+    first = client.patch(url, json=kind.change, headers={**alice.headers, "If-Match": seen})
+    assert first.status_code == 200
+    stale = client.patch(url, json=kind.clearable, headers={**alice.headers, "If-Match": seen})
+    problem = assert_problem(stale, 412)
+    assert stale.headers["ETag"] == first.headers["ETag"]
+    assert "changed since" in problem["detail"]
+    assert client.get(url, headers=alice.headers).json == first.json
+    assert_problem(client.delete(url, headers={**alice.headers, "If-Match": seen}), 412)
+    assert client.get(url, headers=alice.headers).status_code == 200
+
+
+def test_if_match_is_never_required_and_a_star_matches_any_version(client, kind, alice):
+    created = client.post(kind.path, json=kind.body(), headers=alice.headers)
+    url = f"{kind.path}/{created.json['id']}"
+    assert client.patch(url, json=kind.change, headers=alice.headers).status_code == 200  # no 428
+    assert client.patch(url, json=kind.clearable, headers={**alice.headers, "If-Match": "*"}).status_code == 200
+    assert client.delete(url, headers={**alice.headers, "If-Match": '"nope", *'}).status_code == 204
