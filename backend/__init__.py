@@ -39,6 +39,8 @@ def create_app(config=None):
         "components": {"securitySchemes": {"bearerAuth": {
             "type": "http", "scheme": "bearer", "bearerFormat": "Firebase ID token"}}},
         "security": [{"bearerAuth": []}],
+        # Relative: the committed spec names no host; clients join it to the base URL they are given.
+        "servers": [{"url": "/", "description": "The Careloop server this document came from"}],
     })
     auth.init_app(app)
     limiter.init_app(app)

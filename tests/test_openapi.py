@@ -36,3 +36,17 @@ def test_every_error_is_documented_as_problem_json(client):
                 continue
             assert "default" in operation["responses"], (method, path)
             assert operation.get("summary"), f"{method} {path} has no one-line docstring"
+
+
+def test_every_operation_has_a_unique_operation_id_for_generated_clients(client):
+    spec = client.get("/openapi.json").json
+    ids = [operation.get("operationId") for operations in spec["paths"].values()
+           for method, operation in operations.items() if method in {"get", "post", "put", "patch", "delete"}]
+    assert all(ids), "an operation has no operationId"
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert {"getCheckIns", "postCheckIns", "getCheckInById", "patchCheckInById", "deleteCheckInById"} <= set(ids)
+
+
+def test_the_spec_names_a_relative_server(client):
+    assert client.get("/openapi.json").json["servers"] == [
+        {"url": "/", "description": "The Careloop server this document came from"}]
