@@ -21,5 +21,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
 
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-", \
-     "--logger-class", "backend.logs.GunicornLogger", "backend:create_app()"]
+# Four workers count metrics together (prometheus-client multiprocess mode; see backend/gunicorn_conf.py).
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/careloop-metrics
+CMD ["gunicorn", "-c", "python:backend.gunicorn_conf", "backend:create_app()"]

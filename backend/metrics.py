@@ -33,12 +33,18 @@ def _start():
     g.metrics_started = time.perf_counter()
 
 
+# Any other method (FOOBAR …) is counted as "other": a label value per made-up method would let
+# anyone create series without end.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _finish(response):
     route = _route()
-    HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    method = request.method if request.method in METHODS else "other"
+    HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
     started = g.pop("metrics_started", None)
     if started is not None:
-        HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
+        HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
     return response
 
 
@@ -53,8 +59,9 @@ def metrics_view():
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: Flask would add a second charset to CONTENT_TYPE_LATEST's own.
+    return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
 def init_app(app):

@@ -46,15 +46,15 @@ def test_werkzeugs_request_lines_redact_report_tokens(app, caplog):
 
 @pytest.fixture
 def gunicorn_access_log(database_url, tmp_path):
-    """gunicorn with the Dockerfile's logger class and an access log file, on the test database."""
+    """gunicorn with the Dockerfile's settings (one worker) and an access log file, on the test database."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     access_log = tmp_path / "access.log"
     env = {**os.environ, "DATABASE_URL": database_url, "CARELOOP_ENV": "development", "CARELOOP_PUSH": "local"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "--access-logfile",
-         str(access_log), "--logger-class", "backend.logs.GunicornLogger", "backend:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", "python:backend.gunicorn_conf", "-w", "1", "-b", f"127.0.0.1:{port}",
+         "--access-logfile", str(access_log), "backend:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

@@ -68,3 +68,11 @@ def test_with_a_metrics_token_only_a_scraper_sending_it_reads_metrics(app, clien
 def test_production_without_a_metrics_token_serves_no_metrics(app, client, monkeypatch):
     monkeypatch.setitem(app.config, "CARELOOP_ENV", "production")
     assert client.get("/metrics").status_code == 404
+
+
+def test_made_up_methods_are_counted_as_other_not_as_new_series(client):
+    for method in ("FOOBAR", "BAZQUX"):
+        client.open("/v1/me", method=method)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'method="other"' in text
+    assert "FOOBAR" not in text and "BAZQUX" not in text

@@ -1,0 +1,31 @@
+"""gunicorn settings of the Dockerfile (`gunicorn -c python:backend.gunicorn_conf …`).
+
+Several workers each count their own Prometheus metrics: prometheus-client's multiprocess mode
+keeps them in files under PROMETHEUS_MULTIPROC_DIR, which GET /metrics adds up; the directory is
+emptied when the server starts, and a dead worker's live gauges are dropped. Request log lines
+have report-link tokens redacted (backend.logs).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+from prometheus_client import multiprocess
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+accesslog = "-"
+logger_class = "backend.logs.GunicornLogger"
+
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:  # a previous run's files would be added to this one's counts
+        shutil.rmtree(directory, ignore_errors=True)
+        Path(directory).mkdir(parents=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)
