@@ -79,6 +79,11 @@ def schedule_demo_reminder(user):
     due = (utcnow().astimezone(tz) + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
     reminder_id = uuid.uuid5(DEMO_NAMESPACE, "demo-reminder")
     times = [due.strftime("%H:%M"), "20:00"]
+    if user.quiet_until(due) is not None:
+        # The demo patient sleeps 22:00–07:00, but a demo started at night must still show its push
+        # within a minute: their quiet hours move to end an hour before it.
+        update_profile(user, {"quiet_hours": {"start": (due - dt.timedelta(hours=10)).time(),
+                                              "end": (due - dt.timedelta(hours=1)).time()}})
     if get_reminder_or_none(user, reminder_id) is None:
         create_reminder(user, {"id": reminder_id, "kind": "checkin", "times": times,
                                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "timezone": None,
