@@ -12,12 +12,16 @@ from flask.cli import with_appcontext
 
 @click.command("jobs")
 @click.option("--once", is_flag=True, help="Run every job once and exit (cron-style, tests).")
+@click.option("--check", is_flag=True, help="Exit 0 if this machine's jobs process ran a job in the last minute "
+                                           "(a container health check), else 1.")
 @with_appcontext
-def jobs_command(once):
+def jobs_command(once, check):
     """The jobs process: reminders, follow-ups, device pruning (run as many as you like)."""
     import jobs
 
     app = current_app._get_current_object()
+    if check:
+        sys.exit(0 if jobs.alive(app) else 1)
     if once:
         with jobs.stopping_on_signals() as stopping_since:
             for name, handled in jobs.run_once(app).items():

@@ -50,6 +50,8 @@ def load_config(instance_path, overrides=None):
         # How long rows that only serve operations are kept, in days (CARELOOP_RETENTION overrides
         # any of them: "events=14,push_deliveries=60"); see the README's retention table.
         "RETENTION_DAYS": retention_days(env.get("CARELOOP_RETENTION", "")),
+        # The file `careloop jobs` touches after every job run, which `careloop jobs --check` reads.
+        "CARELOOP_JOBS_HEARTBEAT": env.get("CARELOOP_JOBS_HEARTBEAT", "/tmp/careloop-jobs.heartbeat"),
         # The bearer token a Prometheus scraper sends to GET /metrics (production: no token, no /metrics).
         "CARELOOP_METRICS_TOKEN": env.get("CARELOOP_METRICS_TOKEN"),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",

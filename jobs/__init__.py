@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from pathlib import Path
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -177,6 +178,7 @@ class JobRunner:
                 return None
             finally:
                 db.session.remove()
+        beat(self.app)
         if self.failures:
             log.info("job %s: database back after %s failed runs", self.job.name, self.failures)
         self.failures, self.resume_at = 0, 0.0
@@ -185,6 +187,27 @@ class JobRunner:
         if handled:
             log.info("job %s handled %s items", self.job.name, handled)
         return handled
+
+
+def beat(app):
+    """Touch the heartbeat file: this process ran a job to the end just now."""
+    path = app.config.get("CARELOOP_JOBS_HEARTBEAT")
+    if path:
+        Path(path).touch()
+
+
+def alive(app, now=None):
+    """Whether the heartbeat is fresh: a job ran to the end within HEARTBEAT_STALE_SECONDS (the
+    fastest job runs every 2 s, so a minute of silence means the process is stuck or gone)."""
+    path = Path(app.config["CARELOOP_JOBS_HEARTBEAT"])
+    try:
+        age = (now or time.time()) - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age <= HEARTBEAT_STALE_SECONDS
+
+
+HEARTBEAT_STALE_SECONDS = 60
 
 
 def add_jobs(scheduler, app):

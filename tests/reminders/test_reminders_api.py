@@ -618,3 +618,22 @@ def test_changing_only_the_label_of_a_due_reminder_does_not_skip_it(app, client,
     run_jobs()
     assert [o["due_at"] for o in occurrences(client, alice)] == ["2026-11-25T08:30:00Z"]
     assert len(local_pushes(app)) == 1
+
+
+def test_jobs_check_says_whether_a_job_ran_in_the_last_minute(app, tmp_path, monkeypatch):
+    """The compose health check of the jobs process (`careloop jobs --check`)."""
+    import os
+    import time
+
+    import jobs
+
+    heartbeat = tmp_path / "heartbeat"
+    monkeypatch.setitem(app.config, "CARELOOP_JOBS_HEARTBEAT", str(heartbeat))
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["jobs", "--check"]).exit_code == 1  # never ran
+    [prune] = [job for job in jobs.JOBS if job.name == "prune-devices"]
+    jobs.JobRunner(app, prune)()
+    assert runner.invoke(args=["jobs", "--check"]).exit_code == 0
+    stale = time.time() - jobs.HEARTBEAT_STALE_SECONDS - 5
+    os.utime(heartbeat, (stale, stale))
+    assert runner.invoke(args=["jobs", "--check"]).exit_code == 1
