@@ -1,5 +1,9 @@
 """Rule defaults and the person's overrides (`/v1/plan`)."""
 
+import hashlib
+import json
+
+from backend.errors import PreconditionFailed
 from backend.extensions import db
 from backend.monitoring.models import Plan
 from backend.sqltypes import utcnow
@@ -37,8 +41,22 @@ def daily_limits(plan, kind):
     return single + list(settings.get("daily_limits") or ())
 
 
-def replace_plan(user, settings):
-    """Store the person's overrides (what they send replaces what was there)."""
+def plan_version(user):
+    """The plan's ETag: what it says and when it was set (the defaults until the person sets one)."""
+    plan = db.session.get(Plan, user.id)
+    if plan is None:
+        return '"defaults"'
+    said = json.dumps(plan.settings, sort_keys=True, default=str) + plan.updated_at.isoformat()
+    return '"' + hashlib.sha256(said.encode()).hexdigest()[:20] + '"'
+
+
+def replace_plan(user, settings, expected=None):
+    """Store the person's overrides (what they send replaces what was there); `expected`: the
+    versions (If-Match) the change may apply to."""
+    current = plan_version(user)
+    if expected is not None and "*" not in expected and current not in expected:
+        raise PreconditionFailed("Your plan was changed since you read it: read it again, then change it.",
+                                 headers={"ETag": current})
     plan = db.session.get(Plan, user.id)
     if plan is None:
         plan = Plan(user_id=user.id)

@@ -2,10 +2,10 @@
 
 from flask.views import MethodView
 
-from backend.api import Blueprint, RangeQuerySchema
+from backend.api import ETAG_HEADER, IF_MATCH_PARAMETER, Blueprint, RangeQuerySchema, if_match
 from backend.accounts.auth import authenticate, current_user
 from backend.monitoring import services
-from backend.monitoring.plan import effective_plan, replace_plan
+from backend.monitoring.plan import effective_plan, plan_version, replace_plan
 from backend.monitoring.schemas import PlanSchema, PromptPageSchema, PromptSchema
 
 blp = Blueprint("monitoring", __name__, url_prefix="/v1", description="Monitoring plan and prompts")
@@ -14,17 +14,22 @@ blp.before_request(authenticate)
 
 @blp.route("/plan")
 class PlanView(MethodView):
-    @blp.response(200, PlanSchema)
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
     def get(self):
         """My plan: personal limits and rule settings (defaults where I set nothing)."""
-        return effective_plan(current_user())
+        user = current_user()
+        return effective_plan(user), {"ETag": plan_version(user)}
 
     @blp.arguments(PlanSchema)
-    @blp.response(200, PlanSchema)
+    @blp.response(200, PlanSchema, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def put(self, settings):
-        """Replace my plan's settings; anything left out goes back to its default."""
-        plan = replace_plan(current_user(), settings)
-        return plan
+        """Replace my plan's settings; anything left out goes back to its default (If-Match: only if
+        unchanged since read)."""
+        user = current_user()
+        plan = replace_plan(user, settings, expected=if_match())
+        return plan, {"ETag": plan_version(user)}
 
 
 @blp.route("/prompts")

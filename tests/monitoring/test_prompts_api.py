@@ -368,3 +368,15 @@ def test_a_caregiver_alert_retried_after_an_fcm_error_respects_a_revocation_in_b
     else:
         assert transport.sent.count(carer.phone) == 2
         assert statuses == {"prompt": "sent", "alert": "sent"}
+
+
+def test_a_plan_change_based_on_an_old_version_is_a_412(client, patient):
+    person = patient()
+    seen = client.get("/v1/plan", headers=person.headers).headers["ETag"]
+    first = client.put("/v1/plan", json={"escalation_percent": 30}, headers={**person.headers, "If-Match": seen})
+    assert first.status_code == 200 and first.headers["ETag"] != seen
+    stale = client.put("/v1/plan", json={"escalation_percent": 50}, headers={**person.headers, "If-Match": seen})
+    assert_problem(stale, 412)
+    assert stale.headers["ETag"] == first.headers["ETag"]
+    assert client.get("/v1/plan", headers=person.headers).json["escalation_percent"] == 30
+    assert client.put("/v1/plan", json={"escalation_percent": 50}, headers=person.headers).status_code == 200
