@@ -13,8 +13,12 @@ import os
 import time
 
 from flask import Response, abort, current_app, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest,
-                               multiprocess)
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
+                               generate_latest, multiprocess)
+from prometheus_client.core import GaugeMetricFamily
+
+from backend.registry import registry
+from backend.sqltypes import utcnow
 
 HTTP_REQUESTS = Counter("careloop_http_requests_total", "HTTP requests answered",
                         ["method", "route", "status"])
@@ -22,6 +26,19 @@ HTTP_SECONDS = Histogram("careloop_http_request_seconds", "Time to answer an HTT
 PUSH_RESULTS = Counter("careloop_push_results_total", "Push sends by outcome", ["outcome"])
 JOB_RUNS = Counter("careloop_job_runs_total", "Job runs by result", ["job", "result"])
 JOB_ITEMS = Counter("careloop_job_items_total", "Items handled by jobs", ["job"])
+PROMPTS_RAISED = Counter("careloop_prompts_raised_total", "Monitoring prompts raised, by rule", ["rule"])
+REMINDER_LAG = Histogram("careloop_reminder_push_lag_seconds", "From a reminder's due time to its first push",
+                         buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
+
+
+class _Backlogs:
+    """What is waiting, read from the database at each scrape: the features' backlog gauges
+    (registry.backlog_gauges), each a function giving (name, help, value) triples."""
+
+    def collect(self):
+        for read in registry().backlog_gauges:
+            for name, doc, value in read(utcnow()):
+                yield GaugeMetricFamily(name, doc, value=value)
 
 
 def _route():
@@ -57,11 +74,14 @@ def metrics_view():
     elif current_app.config["CARELOOP_ENV"] == "production":
         abort(404)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        counted = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counted)
+    else:
+        counted = REGISTRY
+    waiting = CollectorRegistry()
+    waiting.register(_Backlogs())
     # content_type, not mimetype: Flask would add a second charset to CONTENT_TYPE_LATEST's own.
-    return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(counted) + generate_latest(waiting), content_type=CONTENT_TYPE_LATEST)
 
 
 def init_app(app):

@@ -22,6 +22,8 @@ class Registry:
     # Called with (the previous owner's id, the device, the api.Client) when a push token one account
     # registered is registered by another, in that request's transaction.
     device_move_watchers: Sequence[Callable] = ()
+    # Called with `now` at each /metrics scrape: (name, help, value) gauges of what is waiting.
+    backlog_gauges: Sequence[Callable] = ()
 
 
 def init_app(app, registry):

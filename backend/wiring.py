@@ -6,6 +6,9 @@ person's time zone. Each is an explicit table, read top to bottom.
 """
 
 from backend import events
+from backend.events import drain
+from backend.push import pipeline
+from backend.reminders import dispatch
 from backend.monitoring import handlers as monitoring
 from backend.monitoring.delivery import PromptPushes
 from backend.push.models import Purpose
@@ -36,4 +39,5 @@ REGISTRY = Registry(
     push_builders=PUSH_BUILDERS,
     zone_followers=(follow_profile_timezone,),
     device_move_watchers=(log_device_moved,),
+    backlog_gauges=(drain.backlog, dispatch.backlog, pipeline.backlog),
 )

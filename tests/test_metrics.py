@@ -1,9 +1,11 @@
 """GET /metrics: Prometheus counts and timings, labelled without anything about a person."""
 
+import datetime as dt
 import re
 
 import jobs
 from tests.conftest import checkin_body
+from tests.support import NOW
 
 
 def metric(text, name, **labels):
@@ -76,3 +78,20 @@ def test_made_up_methods_are_counted_as_other_not_as_new_series(client):
     text = client.get("/metrics").get_data(as_text=True)
     assert 'method="other"' in text
     assert "FOOBAR" not in text and "BAZQUX" not in text
+
+
+def test_operators_see_what_is_waiting_and_how_late_without_personal_labels(app, client, alice, clock):
+    from backend import events
+    from backend.extensions import db
+
+    with app.app_context():
+        events.record(events.DoseLogged(alice.user.id, alice.user.id))
+        db.session.commit()
+    clock.move_to(NOW + dt.timedelta(minutes=5), tick=False)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "careloop_outbox_pending 1.0" in text
+    assert "careloop_outbox_oldest_pending_seconds 300.0" in text
+    assert "careloop_reminders_due_unsent 0.0" in text
+    assert "careloop_pushes_awaiting_retry 0.0" in text
+    assert "careloop_reminder_push_lag_seconds_bucket" in text
+    assert alice.id not in text

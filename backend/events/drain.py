@@ -72,3 +72,12 @@ def prune_processed(now, keep, batch_size=5000):
     """Forget handled events after `keep`: handlers are idempotent and a failed event is retried
     within hours, so nothing replays older ones. Returns how many went."""
     return delete_older(Event, Event.processed_at, now - keep, batch_size, Event.processed_at.is_not(None))
+
+
+def backlog(now):
+    """The outbox's pending events and how long the oldest has waited (metrics gauges)."""
+    pending = Event.processed_at.is_(None)
+    count, oldest = db.session.execute(sa.select(sa.func.count(), sa.func.min(Event.created_at)).where(pending)).one()
+    return [("careloop_outbox_pending", "Outbox events not yet handled", count),
+            ("careloop_outbox_oldest_pending_seconds", "Age of the oldest unhandled outbox event",
+             (now - oldest).total_seconds() if oldest else 0)]

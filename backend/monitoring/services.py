@@ -9,6 +9,7 @@ from backend import records
 from backend.records import next_change
 from backend.database import insert_once, owned
 from backend.extensions import db
+from backend.metrics import PROMPTS_RAISED
 from backend.monitoring.models import Prompt, PushState
 from backend.monitoring.rules import DRAWS_ON
 from backend.sqltypes import utcnow
@@ -39,7 +40,10 @@ def raise_prompt(user, finding, plan, now):
            "alert_caregivers": finding.alert_caregivers,
            "sync_seq": next_change(user.id)}
     # Another process may have raised the same situation a moment ago: the unique key decides.
-    return insert_once(Prompt, row)
+    prompt = insert_once(Prompt, row)
+    if prompt is not None:
+        PROMPTS_RAISED.labels(finding.rule).inc()  # rule names only: nothing about the person
+    return prompt
 
 
 def list_prompts(user, args):

@@ -183,3 +183,13 @@ def outcome(attempts, expires_at, result, now):
 def deactivate(device, result):
     """FCM says this token will never work again: stop using it at once."""
     device.active, device.deactivated_reason = False, result.error
+
+
+def backlog(now):
+    """Pushes waiting to be tried again after a throttle or a server error (metrics gauges)."""
+    waiting = PushDelivery.status == Status.RETRY
+    count, oldest = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(PushDelivery.created_at)).where(waiting)).one()
+    return [("careloop_pushes_awaiting_retry", "Push deliveries waiting for another try", count),
+            ("careloop_pushes_oldest_awaiting_retry_seconds", "Age of the oldest push waiting for another try",
+             (now - oldest).total_seconds() if oldest else 0)]

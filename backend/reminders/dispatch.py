@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from backend import events
 from backend.accounts.models import User
 from backend.checkins.models import CheckIn
+from backend.metrics import REMINDER_LAG
 from backend.database import claim, insert_ignoring_duplicates
 from backend.domain import EARLY_ANSWER, checkin_answers
 from backend.extensions import db
@@ -135,7 +136,9 @@ def dispatch_due(now, batch_size=200):
         # A snoozed occurrence is pushed again as a new round of the same reminder.
         pushes += _pushes(occurrence, Purpose.REMINDER, user, devices.get(user.id, ()), occurrence.snooze_count)
         occurrence.status = SENT
-        occurrence.sent_at = occurrence.sent_at or now
+        if occurrence.sent_at is None:
+            REMINDER_LAG.observe(max((now - occurrence.due_at).total_seconds(), 0))
+            occurrence.sent_at = now
     db.session.flush()
     pipeline.deliver(pushes, now)
     return len(occurrences)
@@ -169,3 +172,13 @@ def send_follow_ups(now, batch_size=200):
     db.session.flush()
     pipeline.deliver(pushes, now)
     return len(occurrences)
+
+
+def backlog(now):
+    """Reminders due but not pushed yet, and how late the oldest is (metrics gauges)."""
+    due = sa.and_(ReminderOccurrence.status == PENDING, ReminderOccurrence.send_after <= now)
+    count, oldest = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(ReminderOccurrence.send_after)).where(due)).one()
+    return [("careloop_reminders_due_unsent", "Reminder occurrences due and not pushed yet", count),
+            ("careloop_reminders_oldest_due_unsent_seconds", "How late the oldest due, unpushed reminder is",
+             (now - oldest).total_seconds() if oldest else 0)]
