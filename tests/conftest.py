@@ -3,10 +3,12 @@ TEST_DATABASE_URL says so), a clean state per test, a frozen clock, and factorie
 records."""
 
 import os
+import threading
 import uuid
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.serving import make_server
 
 from backend import budgets, create_app
 from backend.config import DEV_PROJECT_ID
@@ -187,3 +189,16 @@ def create_dose(client):
 def create_reminder(client):
     """Factory: POST a reminder schedule for a person and return the response JSON."""
     return _creator(client, "/v1/reminders", reminder_body)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over HTTP on a free local port, for the length of one test (real browsers,
+    real phones)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)

@@ -1,7 +1,7 @@
 """/docs: Swagger UI served from files in the package, so it works offline and runs no third-party
 script; a real browser with every request off this server blocked draws the API's title."""
 
-from tests.reports.test_report_browser import CHROMIUM, CHROMIUM_ARGS, live_server, require_browser  # noqa: F401
+from tests.browser import browser  # noqa: F401  (fixture)
 
 
 def test_the_docs_page_loads_swagger_ui_from_this_server(client):
@@ -16,27 +16,19 @@ def test_the_docs_page_loads_swagger_ui_from_this_server(client):
         assert asset.status_code == 200
 
 
-def test_the_docs_render_in_a_browser_that_may_reach_nothing_but_this_server(live_server):  # noqa: F811
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
+def test_the_docs_render_in_a_browser_that_may_reach_nothing_but_this_server(live_server, browser):  # noqa: F811
     elsewhere = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
+    page = browser.new_page()
 
-            def only_this_server(route):
-                if route.request.url.startswith(live_server):
-                    route.continue_()
-                else:
-                    elsewhere.append(route.request.url)
-                    route.abort()
+    def only_this_server(route):
+        if route.request.url.startswith(live_server):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
 
-            page.route("**/*", only_this_server)
-            page.goto(f"{live_server}/docs")
-            title = page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
-            assert "Careloop API" in title.inner_text()
-        finally:
-            browser.close()
+    page.route("**/*", only_this_server)
+    page.goto(f"{live_server}/docs")
+    title = page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+    assert "Careloop API" in title.inner_text()
     assert elsewhere == []

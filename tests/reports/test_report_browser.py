@@ -11,24 +11,19 @@ wider than the screen. Screenshots (and PDFs of the printed page) go to test-art
 import datetime as dt
 import re
 import secrets
-import threading
 import uuid
 import zoneinfo
 from pathlib import Path
 
-import pytest
 import requests
-from werkzeug.serving import make_server
 
 from backend.extensions import db
 from backend.monitoring.models import Prompt
 from backend.reminders.models import ReminderOccurrence, ReminderSchedule
 from backend.sharing.services import create_report_link
 from backend.sqltypes import utcnow
+from tests.browser import browser  # noqa: F401  (fixture)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TIMEZONE = "America/New_York"  # behind UTC: its evenings are already the next day in UTC
 UNAVAILABLE = "This report is no longer available"
@@ -36,48 +31,6 @@ UNAVAILABLE = "This report is no longer available"
 PRINT_WIDTHS = {"line": 343, "bars": 223}
 MAX_PAGES = 3
 PHONE = {"width": 390, "height": 844}
-
-
-def require_browser():
-    """`make test` installs Debian's chromium; without it this test fails (a skip would prove nothing)."""
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if not _playwright_installed():
-        missing.append("playwright (pip install -e '.[test]')")
-    if missing:
-        pytest.fail("the browser test needs " + " and ".join(missing))
-
-
-def _playwright_installed():
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.fixture
-def live_server(app):
-    """The app served over HTTP on a free local port, for the length of one test."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Patient:

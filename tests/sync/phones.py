@@ -17,7 +17,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE_JS = Path(__file__).with_name("phone") / "phone.js"
@@ -187,18 +186,6 @@ class Phone:
             reader.join(timeout=5)
         for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
             stream.close()
-
-
-@pytest.fixture
-def live_server(app):
-    """The app served over HTTP on a free local port, for the length of one test."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from backend.monitoring.rules import Finding
 from backend.monitoring.services import raise_prompt
 from backend.sqltypes import utcnow
 from tests.support import checkin_body, dose_body, iso, reminder_body, stored
-from tests.sync.phones import live_server, phone_for  # noqa: F401  (fixtures)
+from tests.sync.phones import phone_for  # noqa: F401  (fixture)
 
 MINUTE_MS = 60_000
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
