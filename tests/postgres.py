@@ -21,12 +21,30 @@ def postgres_server_url():
 
 
 @contextlib.contextmanager
+def app_on(url, **config):
+    """An app (development settings, local push) on the database at `url`; closed afterwards."""
+    from backend import create_app
+    from backend.config import DEV_PROJECT_ID
+
+    app = create_app({"TESTING": True, "CARELOOP_ENV": "development", "DATABASE_URL": url,
+                      "FIREBASE_PROJECT_ID": DEV_PROJECT_ID, "CARELOOP_PUSH": "local", **config})
+    try:
+        yield app
+    finally:
+        close_app(app)
+
+
+@contextlib.contextmanager
+def own_postgres_app(prefix):
+    """An app on a fresh PostgreSQL database of its own (even when the run is on SQLite)."""
+    with own_postgres_database(prefix) as url, app_on(url) as app:
+        yield app
+
+
+@contextlib.contextmanager
 def own_postgres_database(prefix):
     """A fresh PostgreSQL database at the migrations' head; yields its URL."""
     from flask_migrate import upgrade
-
-    from backend import create_app
-    from backend.config import DEV_PROJECT_ID
 
     admin = sa.create_engine(postgres_server_url(), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
@@ -39,12 +57,9 @@ def own_postgres_database(prefix):
         admin.dispose()
     url = postgres_server_url().set(database=name).render_as_string(hide_password=False)
     try:
-        app = create_app({"TESTING": True, "CARELOOP_ENV": "development", "DATABASE_URL": url,
-                          "FIREBASE_PROJECT_ID": DEV_PROJECT_ID, "CARELOOP_PUSH": "local"})
-        with app.app_context():
+        with app_on(url) as app, app.app_context():
             upgrade()
             db.engine.dispose()
-        close_app(app)
         yield url
     finally:
         with admin.connect() as connection:

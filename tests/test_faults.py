@@ -7,14 +7,12 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from backend import close_app, create_app
 from backend.checkins.models import CheckIn
-from backend.config import DEV_PROJECT_ID
 from backend.errors import outages
 from backend.extensions import db
 from tests.conftest import Person
 from tests.fakes.tcp_proxy import TCPProxy
-from tests.postgres import own_postgres_database
+from tests.postgres import app_on, own_postgres_database
 from tests.support import assert_problem, checkin_body
 
 
@@ -23,12 +21,8 @@ def proxied():
     """An app whose PostgreSQL (a database of its own, even in the SQLite pass) is reached through a proxy."""
     with own_postgres_database("careloop_faults") as url, TCPProxy(("127.0.0.1", 5432)) as proxy:
         via_proxy = sa.make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        app = create_app({"TESTING": True, "CARELOOP_ENV": "development", "DATABASE_URL": via_proxy,
-                          "FIREBASE_PROJECT_ID": DEV_PROJECT_ID, "CARELOOP_PUSH": "local"})
-        try:
+        with app_on(via_proxy) as app:
             yield app, proxy
-        finally:
-            close_app(app)
 
 
 def test_a_database_outage_is_a_503_with_retry_after_logged_once_and_the_retry_lands_once(proxied, caplog):

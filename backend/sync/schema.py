@@ -57,14 +57,15 @@ class Column:
     read_only: bool
     kind: str            # "instant", "json" or "plain"
 
+    @property
+    def convert(self):
+        """How a stored non-null value becomes its wire value, or None when it travels as it is."""
+        return {"instant": to_millis, "json": to_json_text}.get(self.kind)
+
     def encode(self, value):
-        if value is None:
-            return None
-        if self.kind == "instant":
-            return to_millis(value)
-        if self.kind == "json":
-            return to_json_text(value)
-        return str(value) if self.type == "string" and not isinstance(value, str) else value
+        if value is None or self.convert is None:
+            return value
+        return self.convert(value)
 
 
 @dataclasses.dataclass(frozen=True)

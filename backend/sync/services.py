@@ -22,7 +22,7 @@ from backend.extensions import db
 from backend.monitoring import services as monitoring
 from backend.records import last_change, next_change
 from backend.reminders import services as reminders
-from backend.sync.schema import TABLES, from_millis, to_json_text, to_millis
+from backend.sync.schema import TABLES, from_millis
 
 MAX_PUSH_RECORDS = 10_000
 PULL_BATCH = 1_000
@@ -103,8 +103,7 @@ class _Encoder:
         stored = [c for c in table.columns if c.attribute in mapped]
         self.selected = [model.id] + [mapped[c.attribute] for c in stored]
         self.names = ["id"] + [c.name for c in stored]
-        self.converted = [(c.name, to_millis if c.kind == "instant" else to_json_text)
-                          for c in stored if c.kind != "plain"]
+        self.converted = [(c.name, c.convert) for c in stored if c.convert is not None]
         # Derived fields (a check-in's PEG score) are the model's properties, read off the row.
         self.derived = [(c.name, getattr(model, c.attribute).fget) for c in table.columns if c.attribute not in mapped]
 

@@ -106,3 +106,15 @@ def pushes(app):
 
 def rules_of(items):
     return sorted((p["rule"], p["subject"], p["severity"]) for p in items)
+
+
+@pytest.fixture
+def reminder_jobs(app, clock):
+    """Run the reminder jobs, then the monitor job, at `when`."""
+    def run(when):
+        clock.move_to(when, tick=False)
+        with app.app_context():
+            jobs.send_reminders()
+            jobs.follow_up_checkins()
+            jobs.monitor()
+    return run

@@ -11,7 +11,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from backend import create_app, events
+from backend import events
 from backend.accounts.models import User
 from backend.config import DEV_PROJECT_ID
 from backend.devtokens import emulator_id_token
@@ -20,8 +20,7 @@ from backend.events.drain import MAX_ATTEMPTS, drain_events
 from backend.wiring import EVENT_HANDLERS as HANDLERS
 from backend.events.models import Event
 from backend.extensions import db
-from backend import close_app
-from tests.postgres import own_postgres_database
+from tests.postgres import own_postgres_app
 from tests.support import NOW, assert_problem, dose_body
 
 SECOND = dt.timedelta(seconds=1)
@@ -233,13 +232,8 @@ def test_what_a_failing_handler_wrote_is_rolled_back(patient, dose, monitor, pro
 @pytest.fixture
 def pg_app():
     """An app on a PostgreSQL database of its own (even when the run is on SQLite)."""
-    with own_postgres_database("careloop_mon_outbox") as url:
-        app = create_app({"TESTING": True, "CARELOOP_ENV": "development", "DATABASE_URL": url,
-                          "FIREBASE_PROJECT_ID": DEV_PROJECT_ID, "CARELOOP_PUSH": "local"})
-        try:
-            yield app
-        finally:
-            close_app(app)
+    with own_postgres_app("careloop_mon_outbox") as app:
+        yield app
 
 
 def seed_events(app, users, per_user):

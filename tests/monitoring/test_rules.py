@@ -530,18 +530,6 @@ def dose_reminder(client):
     return create
 
 
-@pytest.fixture
-def reminder_jobs(app, clock):
-    """Run the reminder jobs, then the monitor job, at `when`."""
-    def run(when):
-        clock.move_to(when, tick=False)
-        with app.app_context():
-            jobs.send_reminders()
-            jobs.follow_up_checkins()
-            jobs.monitor()
-    return run
-
-
 def test_an_unconfirmed_dose_reminder_alerts_caregivers_when_the_patient_chose_so(
         patient, caregiver, dose_reminder, reminder_jobs, prompts, pushes):
     person = patient(name="Robin")

@@ -495,19 +495,6 @@ def test_liver_signs_logged_late_still_say_seek_care_without_alarm(patient, care
     assert pushes(carer.phone) == []
 
 
-@pytest.fixture
-def reminder_jobs(app, clock):
-    import jobs
-
-    def run(when):
-        clock.move_to(when, tick=False)
-        with app.app_context():
-            jobs.send_reminders()
-            jobs.follow_up_checkins()
-            jobs.monitor()
-    return run
-
-
 def test_each_missed_dose_the_person_asked_about_is_alerted(patient, caregiver, client, reminder_jobs, prompts,
                                                              pushes):
     # Before: two missed dose reminders 12 h apart gave one alert (the 24 h cooldown swallowed the second).

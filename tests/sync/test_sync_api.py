@@ -11,9 +11,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from backend import close_app, create_app
 from backend.checkins.services import record_checkin
-from backend.config import DEV_PROJECT_ID
 from backend.checkins.models import CheckIn
 from backend.doses.models import Dose
 from backend.events.models import Event
@@ -22,7 +20,7 @@ from backend.monitoring.models import Prompt
 from backend.monitoring.services import raise_prompt
 from backend.reminders.models import ReminderSchedule
 from tests.conftest import Person
-from tests.postgres import own_postgres_database
+from tests.postgres import own_postgres_app
 from tests.support import NOW, assert_problem, count, stored
 
 TABLES = ("checkins", "doses", "reminders", "prompts")
@@ -264,17 +262,12 @@ def test_a_change_committed_while_a_pull_runs_is_in_the_next_pull_never_skipped(
 @pytest.fixture
 def pg_sync():
     """An app on a PostgreSQL database of its own (even in the SQLite pass), a client and a person."""
-    with own_postgres_database("careloop_sync") as url:
-        app = create_app({"TESTING": True, "CARELOOP_ENV": "development", "DATABASE_URL": url,
-                          "FIREBASE_PROJECT_ID": DEV_PROJECT_ID, "CARELOOP_PUSH": "local"})
-        try:
-            client = app.test_client()
-            person = Person(app, "pg-sync")
-            assert client.get("/v1/me", headers=person.headers).status_code == 200
-            with app.app_context():
-                yield app, client, person
-        finally:
-            close_app(app)
+    with own_postgres_app("careloop_sync") as app:
+        client = app.test_client()
+        person = Person(app, "pg-sync")
+        assert client.get("/v1/me", headers=person.headers).status_code == 200
+        with app.app_context():
+            yield app, client, person
 
 
 def pull_of(client, person, last_pulled_at=None):
