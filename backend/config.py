@@ -38,6 +38,9 @@ def load_config(instance_path, overrides=None):
         "FIREBASE_PROJECT_ID": env.get("FIREBASE_PROJECT_ID") or (None if production else DEV_PROJECT_ID),
         "FIREBASE_AUTH_EMULATOR_HOST": env.get("FIREBASE_AUTH_EMULATOR_HOST")
         or (None if production else DEV_AUTH_EMULATOR_HOST),
+        # Where firebase-admin fetches the certificates that ID token signatures are checked against,
+        # instead of Google's (benchmarks and tests serve their own on loopback); not with the emulator.
+        "CARELOOP_FIREBASE_CERTIFICATES_URL": env.get("CARELOOP_FIREBASE_CERTIFICATES_URL"),
         "GOOGLE_APPLICATION_CREDENTIALS": env.get("GOOGLE_APPLICATION_CREDENTIALS"),
         "CARELOOP_PUSH": env.get("CARELOOP_PUSH", "firebase" if production else "local"),
         "CARELOOP_FCM_ENDPOINT": env.get("CARELOOP_FCM_ENDPOINT"),

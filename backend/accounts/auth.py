@@ -13,6 +13,7 @@ from flask import current_app, g, request
 
 from backend.accounts.schemas import DISPLAY_NAME_MAX, ProfileSchema
 from backend.accounts.services import user_for_firebase_uid
+from backend.config import ConfigError
 from backend.errors import Problem, Unauthorized
 from backend.extensions import db
 
@@ -45,11 +46,40 @@ def init_app(app):
         # which config.check_config refuses in production.
         os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = emulator_host
         log.warning("Firebase Auth emulator mode: ID tokens are NOT signature-checked (development only)")
+    certificates_url = app.config.get("CARELOOP_FIREBASE_CERTIFICATES_URL")
+    if certificates_url and (emulator_host or os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")):
+        # The SDK would skip the very signature check the certificates are for.
+        raise ConfigError("CARELOOP_FIREBASE_CERTIFICATES_URL needs signed tokens: unset FIREBASE_AUTH_EMULATOR_HOST "
+                          "(on by default in development) in the configuration and the environment")
     # Push sends from a firebase-admin app of its own, with credentials. A uuid, not id(app): ids
     # of collected Flask apps are reused, and firebase-admin refuses a name it has seen.
-    app.extensions["firebase_app"] = firebase_admin.initialize_app(
+    sdk_app = firebase_admin.initialize_app(
         PublicKeysOnly(), options={"projectId": app.config["FIREBASE_PROJECT_ID"]},
         name=f"careloop-auth-{uuid.uuid4().hex}")
+    if certificates_url:
+        verify_signatures_with(sdk_app, certificates_url)
+        log.warning("ID token signatures are checked against the certificates at %s, not Google's", certificates_url)
+    app.extensions["firebase_app"] = sdk_app
+
+
+def verify_signatures_with(sdk_app, certificates_url):
+    """Make `sdk_app` fetch the certificates it checks ID token signatures against from
+    `certificates_url` (same format and caching as Google's endpoint) instead of Google's.
+
+    firebase-admin (6.x and 7.x) has no option for this. Its module constant
+    `_token_gen.ID_TOKEN_CERT_URI` is copied into each auth client's ID token verifier as `cert_url`
+    when the client is created, and read from there at every verification; setting it on this
+    app's verifier, not on the module, keeps it to this app (a process can hold several, as the
+    tests do). The one place that relies on these internals: if they move, starting fails here
+    rather than tokens being checked against Google's keys after all.
+    """
+    try:
+        verifier = firebase_auth._get_client(sdk_app)._token_verifier.id_token_verifier
+        verifier.cert_url  # noqa: B018 (present, or the internals moved)
+    except AttributeError as error:
+        raise ConfigError("CARELOOP_FIREBASE_CERTIFICATES_URL: this firebase-admin version keeps its certificate URL "
+                          "elsewhere; see backend.accounts.auth.verify_signatures_with") from error
+    verifier.cert_url = certificates_url
 
 
 def close(app):
