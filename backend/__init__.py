@@ -41,6 +41,7 @@ def create_app(config=None):
         "security": [{"bearerAuth": []}],
         # Relative: the committed spec names no host; clients join it to the base URL they are given.
         "servers": [{"url": "/", "description": "The Careloop server this document came from"}],
+        "info": {"license": {"name": "Proprietary: all rights reserved", "identifier": "LicenseRef-Proprietary"}},
     })
     auth.init_app(app)
     limiter.init_app(app)

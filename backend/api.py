@@ -12,6 +12,7 @@ import uuid
 
 import marshmallow as ma
 import sqlalchemy as sa
+from apispec import BasePlugin
 from flask import abort, current_app, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
@@ -46,10 +47,27 @@ class ProblemSchema(ma.Schema):
                        "PATCH it there)"})
 
 
+# Headers of the refusals that say when to come back (Flask-Limiter's, and the 503 of an outage).
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                      "schema": {"type": "integer", "minimum": 0}}}
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {"description": "Requests allowed in the current window", "schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"description": "Requests left in the current window", "schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {"description": "When the window resets (Unix time, seconds)", "schema": {"type": "integer"}},
+}
+RESPONSE_HEADERS = {429: {**RETRY_AFTER_HEADER, **RATE_LIMIT_HEADERS}, 503: RETRY_AFTER_HEADER}
+
+
 class Api(SmorestApi):
-    """flask-smorest Api whose documented error responses are problem+json."""
+    """flask-smorest Api whose documented error responses are problem+json: each operation lists the
+    ones it can answer (`ProblemResponses`, and a view's own `alt_response`s), never a catch-all."""
 
     ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_pagination_header(self):
+        # Lists page with opaque cursors (`page_schema`), not flask-smorest's page numbers.
+        pass
 
     def _register_error_handlers(self):
         # backend.errors registers the one handler for every error.
@@ -60,11 +78,10 @@ class Api(SmorestApi):
             response = {"description": status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
+            if status in RESPONSE_HEADERS:
+                response["headers"] = RESPONSE_HEADERS[status]
             prepare_response(response, self.spec, PROBLEM_MIMETYPE)
             self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Error (problem details)", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM_MIMETYPE)
-        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
     def init_app(self, app, *args, **kwargs):
         super().init_app(app, *args, **kwargs)
@@ -74,10 +91,65 @@ class Api(SmorestApi):
             sa.event.listen(session, "do_orm_execute", _note_statement)
         app.after_request(protective_headers)
 
-    def _init_spec(self, *args, **kwargs):
-        super()._init_spec(*args, **kwargs)
+    def _init_spec(self, *args, extra_plugins=(), **kwargs):
+        super()._init_spec(*args, extra_plugins=[*extra_plugins, ProblemResponses()], **kwargs)
         self.ma_plugin.converter.add_attribute_function(exclusive_bounds)
         self.ma_plugin.converter.add_attribute_function(dict_key_choices)
+
+
+class ProblemResponses(BasePlugin):
+    """Documents the errors that follow from an operation's shape, where they happen:
+
+    - signed in (no `security: []`): 401 without a valid token, 503 while the database (or the token
+      certificates) cannot be reached, with Retry-After;
+    - a record in the path: 404;
+    - a JSON body: 400 unreadable, 413 too large, 415 not JSON, 422 invalid;
+    - an If-Match header: 412.
+
+    What only the code knows (403 out of a share's scopes, 409 conflicts, 429 limits) each view
+    states with `alt_response`. It also links a create's 201 to the operations on the created
+    record (OpenAPI `links`), so clients and stateful tests can chain them."""
+
+    def init_spec(self, spec):
+        self.creates = {}  # collection path -> its POST operation
+        self.records = {}  # collection path -> (record path, its parameter, its operations)
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        rule = kwargs.get("rule")
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+
+            def add(status):
+                if status not in responses and str(status) not in responses:
+                    responses[str(status)] = http.HTTPStatus(status).name
+
+            if operation.get("security") != []:
+                add(401)
+                add(503)
+            if rule is not None and rule.arguments:
+                add(404)
+            if "requestBody" in operation:
+                for status in (400, 413, 415, 422):
+                    add(status)
+            if any(parameter.get("name") == "If-Match" for parameter in operation.get("parameters", ())):
+                add(412)
+        self._link(path, operations, rule)
+
+    def _link(self, path, operations, rule):
+        if "post" in operations and (201 in operations["post"]["responses"] or "201" in operations["post"]["responses"]):
+            self.creates[path] = operations["post"]
+        collection, _, last = path.rpartition("/")
+        arguments = sorted(rule.arguments) if rule is not None else []
+        if len(arguments) == 1 and last == "{%s}" % arguments[0] and arguments[0].endswith("_id"):
+            self.records[collection] = (arguments[0], operations)
+        for collection in self.creates.keys() & self.records.keys():
+            create = self.creates[collection]
+            created = create["responses"].get(201) or create["responses"]["201"]
+            parameter, record_operations = self.records[collection]
+            created["links"] = {
+                operation["operationId"]: {"operationId": operation["operationId"],
+                                           "parameters": {parameter: "$response.body#/id"}}
+                for operation in record_operations.values() if "operationId" in operation}
 
 
 def protective_headers(response):
@@ -95,14 +167,17 @@ def protective_headers(response):
 
 
 def exclusive_bounds(converter, field, ret):
-    """apispec writes every Range bound as inclusive; document the exclusive ones as such."""
+    """apispec writes every Range bound as inclusive; document the exclusive ones as such (in place
+    of the inclusive bound: a schema with both reads as two rules)."""
     bounds = {}
     for validator in field.validators:
         if isinstance(validator, ma.validate.Range):
             if validator.min is not None and not validator.min_inclusive:
                 bounds["exclusiveMinimum"] = validator.min
+                ret.pop("minimum", None)
             if validator.max is not None and not validator.max_inclusive:
                 bounds["exclusiveMaximum"] = validator.max
+                ret.pop("maximum", None)
     return bounds
 
 

@@ -23,6 +23,7 @@ class CheckIns(MethodView):
 
     @blp.arguments(CheckInCreateSchema)
     @blp.response(201, CheckInSchema, headers=ETAG_HEADER)
+    @blp.alt_response(409, response="CONFLICT")
     def post(self, data):
         """Record a check-in (idempotent on its client id)."""
         return versioned(services.record_checkin(current_user(), data))
@@ -38,14 +39,12 @@ class CheckInById(MethodView):
     @blp.arguments(patch_schema(CheckInPatchSchema))
     @blp.response(200, CheckInSchema, headers=ETAG_HEADER)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def patch(self, changes, checkin_id):
         """Correct a check-in (If-Match: only if unchanged since read)."""
         return versioned(services.correct_checkin(current_user(), checkin_id, changes, expected=if_match()))
 
     @blp.response(204)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def delete(self, checkin_id):
         """Delete a check-in (a tombstone stays for sync; If-Match: only if unchanged since read)."""
         services.delete_checkin(current_user(), checkin_id, expected=if_match())

@@ -23,6 +23,7 @@ class Doses(MethodView):
 
     @blp.arguments(DoseSchema)
     @blp.response(201, DoseSchema, headers=ETAG_HEADER)
+    @blp.alt_response(409, response="CONFLICT")
     def post(self, data):
         """Log a dose (idempotent on its client id)."""
         return versioned(services.log_dose(current_user(), data))
@@ -47,14 +48,12 @@ class DoseById(MethodView):
     @blp.arguments(patch_schema(DosePatchSchema))
     @blp.response(200, DoseSchema, headers=ETAG_HEADER)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def patch(self, changes, dose_id):
         """Correct a dose (If-Match: only if unchanged since read)."""
         return versioned(services.correct_dose(current_user(), dose_id, changes, expected=if_match()))
 
     @blp.response(204)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def delete(self, dose_id):
         """Delete a dose (a tombstone stays for sync; If-Match: only if unchanged since read)."""
         services.delete_dose(current_user(), dose_id, expected=if_match())

@@ -23,7 +23,6 @@ class PlanView(MethodView):
     @blp.arguments(PlanSchema)
     @blp.response(200, PlanSchema, headers=ETAG_HEADER)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def put(self, settings):
         """Replace my plan's settings; anything left out goes back to its default (If-Match: only if
         unchanged since read)."""

@@ -41,6 +41,7 @@ class Export(MethodView):
                       schema={"type": "string", "contentMediaType": "application/zip"})
     @blp.alt_response(200, success=True, content_type=fhir.MIMETYPE, schema=FhirBundleSchema,
                       description=DESCRIPTION)
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def get(self, args):
         """Download everything I have: JSON, CSV files in a ZIP archive, or a FHIR R4 Bundle."""
         download = services.export_account(current_user(), args["format"])

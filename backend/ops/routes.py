@@ -54,6 +54,7 @@ class Healthz(MethodView):
 class Readyz(MethodView):
     @blp.doc(security=[])
     @blp.response(200, HealthSchema)
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self):
         """The database answers and its schema is at the migrations' head."""
         try:

@@ -24,6 +24,7 @@ class Reminders(MethodView):
 
     @blp.arguments(ReminderSchema)
     @blp.response(201, ReminderSchema, headers=ETAG_HEADER)
+    @blp.alt_response(409, response="CONFLICT")
     def post(self, data):
         """Create a reminder schedule (idempotent on its client id)."""
         return versioned(services.create_reminder(current_user(), data))
@@ -39,14 +40,12 @@ class ReminderById(MethodView):
     @blp.arguments(ReminderPatchSchema(partial=True))
     @blp.response(200, ReminderSchema, headers=ETAG_HEADER)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def patch(self, changes, reminder_id):
         """Change a reminder; its next occurrence moves accordingly (If-Match: only if unchanged since read)."""
         return versioned(services.update_reminder(current_user(), reminder_id, changes, expected=if_match()))
 
     @blp.response(204)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
     def delete(self, reminder_id):
         """Delete a reminder; pushes not yet sent are dropped (If-Match: only if unchanged since read)."""
         services.delete_reminder(current_user(), reminder_id, expected=if_match())
@@ -83,6 +82,7 @@ class OccurrenceAck(MethodView):
 class OccurrenceSnooze(MethodView):
     @blp.arguments(SnoozeSchema)
     @blp.response(200, OccurrenceSchema)
+    @blp.alt_response(409, response="CONFLICT")
     def post(self, data, occurrence_id):
         """Push this reminder again in a few minutes."""
         occurrence = services.snooze(current_user(), occurrence_id, data["minutes"])

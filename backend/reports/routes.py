@@ -17,6 +17,7 @@ blp.before_request(authenticate)
 class PatientSummary(MethodView):
     @blp.arguments(SummaryQuerySchema, location="query")
     @blp.response(200, SummarySchema)
+    @blp.alt_response(403, response="FORBIDDEN")
     def get(self, args, patient_id):
         """A linked patient's summary over a time range (within my scopes)."""
         return services.patient_summary(current_user(), patient_id, args, request_client())
@@ -26,6 +27,7 @@ class PatientSummary(MethodView):
 class PatientCheckIns(MethodView):
     @blp.arguments(RangeQuerySchema, location="query")
     @blp.response(200, SharedCheckInPageSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
     def get(self, args, patient_id):
         """A linked patient's check-ins, newest first (notes only if shared)."""
         return services.patient_checkins(current_user(), patient_id, args, request_client())
@@ -35,6 +37,7 @@ class PatientCheckIns(MethodView):
 class PatientDoses(MethodView):
     @blp.arguments(RangeQuerySchema, location="query")
     @blp.response(200, SharedDosePageSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
     def get(self, args, patient_id):
         """A linked patient's doses, newest first (notes only if shared)."""
         return services.patient_doses(current_user(), patient_id, args, request_client())
@@ -44,6 +47,7 @@ class PatientDoses(MethodView):
 class PatientPrompts(MethodView):
     @blp.arguments(RangeQuerySchema, location="query")
     @blp.response(200, PromptPageSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
     def get(self, args, patient_id):
         """A linked patient's monitoring prompts (with the prompts scope)."""
         return services.patient_prompts(current_user(), patient_id, args, request_client())

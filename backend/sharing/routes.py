@@ -67,6 +67,9 @@ class InviteById(MethodView):
 class Accept(MethodView):
     @blp.arguments(AcceptSchema)
     @blp.response(201, ShareSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, data):
         """Accept an invite code and become linked to the patient who made it (5 tries per 10 minutes)."""
         user = current_user()

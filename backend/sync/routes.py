@@ -191,6 +191,7 @@ class Sync(MethodView):
     @blp.arguments(PushQuerySchema, location="query")
     @blp.arguments(ChangesSchema)
     @blp.response(200, PushResultSchema)
+    @blp.alt_response(409, response="CONFLICT")
     def post(self, args, changes):
         """Push: apply a phone's changes at once, or none of them (409: pull first; 422: a bad record)."""
         return {"applied": services.push(current_user(), args["last_pulled_at"], changes)}
