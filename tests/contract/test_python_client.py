@@ -15,8 +15,10 @@ from tests.support import UTC
 
 @pytest.fixture
 def api(careloop_client, live_server, alice):
-    """Alice's authenticated client, as an app builds it."""
-    with careloop_client.AuthenticatedClient(base_url=live_server, token=alice.token) as client:
+    """Alice's authenticated client, as an app builds it; a status the contract does not list for
+    the operation raises instead of parsing to None."""
+    with careloop_client.AuthenticatedClient(base_url=live_server, token=alice.token,
+                                             raise_on_unexpected_status=True) as client:
         yield client
 
 
@@ -109,7 +111,7 @@ def test_a_missing_check_in_reads_as_a_404_problem(api, models, checkins, clock)
 
 
 def test_a_request_without_a_token_reads_as_a_401_problem(careloop_client, live_server, models, checkins, clock):
-    with careloop_client.Client(base_url=live_server) as anonymous:
+    with careloop_client.Client(base_url=live_server, raise_on_unexpected_status=True) as anonymous:
         response = checkins.get_check_ins.sync_detailed(client=anonymous)
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
