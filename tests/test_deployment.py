@@ -18,7 +18,8 @@ def get(url):
         return response.status, response.headers["Content-Type"], response.read().decode()
 
 
-def test_four_workers_report_one_set_of_metrics_with_one_charset(database_url, tmp_path):
+def test_four_workers_report_one_set_of_metrics_with_one_charset(app, database_url, tmp_path):
+    # `app` migrates the test database: each scrape reads the backlog gauges from its tables.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
