@@ -3,42 +3,12 @@ server: its functions send what the server takes, and they hand back the generat
 problems included, never raw dicts."""
 
 import datetime as dt
-import importlib
-import pkgutil
 import uuid
 from http import HTTPStatus
 
 import pytest
 
 from tests.support import UTC
-
-
-@pytest.fixture
-def api(careloop_client, live_server, alice):
-    """Alice's authenticated client, as an app builds it; a status the contract does not list for
-    the operation raises instead of parsing to None."""
-    with careloop_client.AuthenticatedClient(base_url=live_server, token=alice.token,
-                                             raise_on_unexpected_status=True) as client:
-        yield client
-
-
-@pytest.fixture
-def models(careloop_client):
-    """careloop_client.models: the generated model classes."""
-    return importlib.import_module("careloop_client.models")
-
-
-@pytest.fixture
-def checkins(careloop_client):
-    """careloop_client.api.checkins, with its operations' modules (post_check_ins, …) imported."""
-    return package_with_modules("careloop_client.api.checkins")
-
-
-def package_with_modules(name):
-    package = importlib.import_module(name)
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{name}.{module.name}")
-    return package
 
 
 def new_checkin(models, recorded_at, **answers):
