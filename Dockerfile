@@ -4,7 +4,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    CARELOOP_ENV=production
+    CARELOOP_ENV=production \
+    CARELOOP_LOG_FORMAT=json
 
 # A numeric user and group: a runtime that forbids root (Kubernetes' runAsNonRoot) can check a
 # number without reading the image's /etc/passwd.

@@ -1,6 +1,5 @@
 """Careloop: the backend of a check-in, dose-log, reminder and sharing app."""
 
-import logging
 from pathlib import Path
 
 from flask import Flask
@@ -10,7 +9,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(config=None):
     """Application factory: config → logging → extensions → blueprints → errors → CLI."""
-    from backend import cli, errors, metrics, models  # noqa: F401  (models: every table in the metadata)
+    from backend import cli, errors, logs, metrics, models  # noqa: F401  (models: every table in the metadata)
     from backend.config import load_config
     from apispec.ext.marshmallow import MarshmallowPlugin
 
@@ -25,7 +24,7 @@ def create_app(config=None):
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    configure_logging(app)
+    logs.init_app(app)
     if app.config["CARELOOP_TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
         hops = app.config["CARELOOP_TRUSTED_PROXIES"]
@@ -87,12 +86,3 @@ def register_blueprints(api):
 
     for blueprint in (ops, accounts, devices, checkins, doses, reminders, sharing, monitoring, reports, mydata, sync):
         api.register_blueprint(blueprint)
-
-
-def configure_logging(app):
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # One line per job run every ten seconds is noise; our jobs log what they did.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    from backend.logs import redact_werkzeug_log
-    redact_werkzeug_log()

@@ -57,6 +57,8 @@ def load_config(instance_path, overrides=None):
         "CARELOOP_JOBS_HEARTBEAT": env.get("CARELOOP_JOBS_HEARTBEAT", "/tmp/careloop-jobs.heartbeat"),
         # The bearer token a Prometheus scraper sends to GET /metrics (production: no token, no /metrics).
         "CARELOOP_METRICS_TOKEN": env.get("CARELOOP_METRICS_TOKEN"),
+        # How log lines are written: "plain" text or "json" objects (backend.logs).
+        "CARELOOP_LOG_FORMAT": log_format(env, overrides),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # Redis out of reach: each process limits on its own in memory (one warning), never an
@@ -91,6 +93,19 @@ def load_config(instance_path, overrides=None):
             "keepalives_count": 3}}
     check_config(config)
     return config
+
+
+LOG_FORMATS = ("plain", "json")
+
+
+def log_format(env, overrides=None):
+    """CARELOOP_LOG_FORMAT: "plain" lines for a person at a terminal (the default), or "json", one
+    object per line for a log collector (the Dockerfile). gunicorn's logger reads it too, before any
+    app exists."""
+    value = (overrides or {}).get("CARELOOP_LOG_FORMAT", env.get("CARELOOP_LOG_FORMAT", "plain"))
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"CARELOOP_LOG_FORMAT must be 'plain' or 'json', not {value!r}")
+    return value
 
 
 def normalise_database_url(url):

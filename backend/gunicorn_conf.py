@@ -3,7 +3,9 @@
 Several workers each count their own Prometheus metrics: prometheus-client's multiprocess mode
 keeps them in files under PROMETHEUS_MULTIPROC_DIR, which GET /metrics adds up; the directory is
 emptied when the server starts, and a dead worker's live gauges are dropped. Request log lines
-have report-link tokens redacted (backend.logs).
+have report-link tokens redacted, and with CARELOOP_LOG_FORMAT=json (the Dockerfile's) gunicorn's
+own and access lines are JSON objects like the app's, an access line carrying the request's
+X-Request-Id (backend.logs).
 """
 
 import os
