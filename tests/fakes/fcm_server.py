@@ -6,6 +6,7 @@ It answers ``POST /v1/projects/{project}/messages:send`` the way FCM does: a req
 ``{"name": "projects/{project}/messages/<id>"}`` and failures as Google API error bodies
 carrying the FCM error detail the SDK parses into its exception types. It records every
 message it received and counts every request, so tests can also see the SDK's own retries.
+`latency` gives every answer FCM's round trip (benchmarks).
 
     with FakeFCMServer() as fcm:
         fcm.fail("UNREGISTERED", token="dead-token")
@@ -61,11 +62,14 @@ class _Rule:
 class FakeFCMServer:
     """A threaded fake of the FCM v1 send endpoint; start()/stop() or use as a context manager."""
 
-    def __init__(self, host="127.0.0.1", port=0, record_messages=True):
+    def __init__(self, host="127.0.0.1", port=0, record_messages=True, latency=0.0):
         """record_messages=False keeps only counts (a 100,000-message benchmark would otherwise
-        hold every parsed message in memory)."""
+        hold every parsed message in memory). `latency` is how long every answer takes, in seconds:
+        FCM's round trip (tens of milliseconds from a server), each request waiting on its own
+        connection's thread, so concurrent requests wait at the same time as they do at FCM."""
         self._address = (host, port)
         self._record_messages = record_messages
+        self.latency = latency
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._received = []
@@ -240,6 +244,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._reply_error(
                 400, "INVALID_ARGUMENT", "Exactly one of token, topic or condition is required.")
 
+        if fake.latency and fake._stopping.wait(fake.latency):
+            return self._reply(503, {"error": "server stopping"})
         project = match.group(1)
         rule = fake._record(ReceivedMessage(
             project=project, message=message,
@@ -270,20 +276,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+def serve(arguments):
+    """Serve until SIGTERM or SIGINT, then print how many requests were answered.
+
+    Both signals get a handler of their own: a process started in the background by a
+    non-interactive shell inherits SIGINT ignored, so Python never raises KeyboardInterrupt in it,
+    and a caller stopping it with SIGINT would wait in vain (the benchmarks send SIGTERM).
+    """
+    import signal
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server = FakeFCMServer(port=arguments.port, record_messages=arguments.record,
+                           latency=arguments.latency_ms / 1000).start()
+    print(f"fake FCM at {server.url}; answers after {arguments.latency_ms:g} ms; SIGTERM or Ctrl-C to stop",
+          flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    print(f"{server.request_count} requests", flush=True)
+
+
 if __name__ == "__main__":
     # A fake in its own process, so a benchmark's client does not share a GIL with it:
-    #   python -m tests.fakes.fcm_server --port 8765
+    #   python -m tests.fakes.fcm_server --port 8765 --latency-ms 30
     import argparse
 
     parser = argparse.ArgumentParser(description="Serve a fake FCM HTTP v1 send endpoint.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--record", action="store_true", help="keep every received message")
-    arguments = parser.parse_args()
-    server = FakeFCMServer(port=arguments.port, record_messages=arguments.record).start()
-    print(f"fake FCM at {server.url}; Ctrl-C to stop", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print(f"{server.request_count} requests")
-    finally:
-        server.stop()
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="how long every answer takes (FCM's round trip), in milliseconds")
+    serve(parser.parse_args())
