@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import copy
 import dataclasses
 import datetime as dt
 import functools
@@ -95,6 +96,8 @@ class Api(SmorestApi):
         super()._init_spec(*args, extra_plugins=[*extra_plugins, ProblemResponses()], **kwargs)
         self.ma_plugin.converter.add_attribute_function(exclusive_bounds)
         self.ma_plugin.converter.add_attribute_function(dict_key_choices)
+        self.ma_plugin.converter.add_attribute_function(named_choices)
+        self.ma_plugin.converter.add_attribute_function(omitted_in_words)
 
 
 class ProblemResponses(BasePlugin):
@@ -185,8 +188,57 @@ def dict_key_choices(converter, field, ret):
     """apispec leaves the keys of a Dict undocumented; document a choice of keys as `propertyNames`."""
     if isinstance(field, ma.fields.Dict) and field.key_field is not None:
         for validator in field.key_field.validators:
+            if isinstance(validator, Choice):
+                return {"propertyNames": validator.schema_ref(converter.spec)}
             if isinstance(validator, ma.validate.OneOf):
                 return {"propertyNames": {"enum": list(validator.choices)}}
+    return {}
+
+
+class Omitted:
+    """A request body field's `load_default`: what leaving the field out means. The contract says it
+    in the field's description ("Left out: …"), not as a JSON Schema `default`: openapi-typescript
+    types a property with a default as always there, so a create would have to send it."""
+
+    def __init__(self, value, meaning=None):
+        self.value = value
+        self.meaning = meaning or json.dumps(value)
+
+    def __call__(self):
+        return copy.deepcopy(self.value)
+
+
+def omitted_in_words(converter, field, ret):
+    partial = getattr(getattr(field, "parent", None), "partial", None)  # a PATCH: left out is unchanged
+    if isinstance(field.load_default, Omitted) and not (partial is True or (partial and field.name in partial)):
+        said = f"Left out: {field.load_default.meaning}."
+        return {"description": f"{ret['description']} ({said})" if ret.get("description") else said}
+    return {}
+
+
+class Choice(ma.validate.OneOf):
+    """One of a named list of words (a substance kind, a form, a unit …): the contract states the
+    list once, as a schema of its own that every field with these words refers to, so a generated
+    client has one enum for it, not one per field and schema (Dose, DoseCreate, DosePatch …)."""
+
+    def __init__(self, name, choices, **kwargs):
+        super().__init__(choices, **kwargs)
+        self.name = name
+
+    def schema_ref(self, spec):
+        if self.name not in spec.components.schemas:
+            spec.components.schema(self.name, {"type": "string", "enum": list(self.choices)})
+        return spec.components.get_ref("schema", self.name)
+
+
+def named_choices(converter, field, ret):
+    """A field checked by a `Choice` refers to the choice's schema (null beside it when allowed)."""
+    for validator in field.validators:
+        if isinstance(validator, Choice):
+            ret.pop("enum", None)
+            ret.pop("type", None)
+            ref = validator.schema_ref(converter.spec)
+            return {"anyOf": [ref, {"type": "null"}]} if field.allow_none else ref
     return {}
 
 
@@ -452,6 +504,21 @@ class RangeQuerySchema(Schema):
     def _range_in_order(self, data, **kwargs):
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
             raise ma.ValidationError("Must be after `since`.", "until")
+
+
+def answer_schema(name, written_with, **answered_only):
+    """The schema of a record as the API answers it: the fields it is written with (`written_with`,
+    its create schema) and those only the server sets, every one in every answer (null when unset).
+    So each is required in the contract, and generated clients never type a field of a record they
+    read as maybe missing, nor a field with a default as one a create must send."""
+    fields = {}
+    written = written_with._declared_fields
+    id_first = {"id": written["id"]} if "id" in written else {}  # as every listing and export shows it
+    for key, field in {**id_first, **written, **answered_only}.items():
+        field = copy.copy(field)
+        field.required, field.load_default = True, ma.missing
+        fields[key] = field
+    return type(name, (Schema,), fields)
 
 
 def patch_schema(schema_class):

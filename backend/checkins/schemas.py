@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from backend.api import Instant, Integer, Number, RangeQuerySchema, Schema, Text, page_schema
+from backend.api import Choice, Instant, Integer, Number, RangeQuerySchema, Schema, Text, answer_schema, page_schema
 from backend.checkins.models import SCORE_ITEMS
 from backend.checkins.vocabulary import SIDE_EFFECTS, WITHDRAWAL_SEVERITY, WITHDRAWAL_SYMPTOMS
 from backend.domain import NOTE_MAX
@@ -15,15 +15,20 @@ def score(high, description):
     return Integer(allow_none=True, validate=ma.validate.Range(0, high), metadata={"description": description})
 
 
+SIDE_EFFECT = Choice("SideEffect", SIDE_EFFECTS)
+WITHDRAWAL_SYMPTOM = Choice("WithdrawalSymptom", WITHDRAWAL_SYMPTOMS)
+
+
 def vocabulary_list(words, description):
     return ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(words)),
-        validate=ma.validate.Length(max=len(words)),
+        ma.fields.String(validate=words),
+        validate=ma.validate.Length(max=len(words.choices)),
         metadata={"description": description})
 
 
-class CheckInSchema(Schema):
-    id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
+class CheckInFields(Schema):
+    """What a person writes of a check-in (a PATCH any of it)."""
+
     recorded_at = Instant(required=True)
     pain_today = score(10, "Pain today (right now), 0–10: the daily item; PEG below asks about the past week")
     pain = score(10, "PEG: average pain in the past week, 0–10")
@@ -40,22 +45,15 @@ class CheckInSchema(Schema):
     phq2_mood = score(3, "PHQ-2 item 2, 0–3")
     gad2_nervous = score(3, "GAD-2 item 1, 0–3")
     gad2_worry = score(3, "GAD-2 item 2, 0–3")
-    side_effects = vocabulary_list(SIDE_EFFECTS, "Side effects noticed, including liver warning signs")
-    withdrawal_symptoms = vocabulary_list(WITHDRAWAL_SYMPTOMS, "Withdrawal symptoms noticed")
+    side_effects = vocabulary_list(SIDE_EFFECT, "Side effects noticed, including liver warning signs")
+    withdrawal_symptoms = vocabulary_list(WITHDRAWAL_SYMPTOM, "Withdrawal symptoms noticed")
     withdrawal_severity = ma.fields.Dict(
-        keys=ma.fields.String(validate=ma.validate.OneOf(WITHDRAWAL_SYMPTOMS)),
+        keys=ma.fields.String(validate=WITHDRAWAL_SYMPTOM),
         values=Integer(validate=ma.validate.Range(*WITHDRAWAL_SEVERITY)),
         metadata={"description": "How strong each withdrawal symptom was: 0 none … 4 severe. Rated symptoms "
                                  "above 0 are withdrawal symptoms; without `withdrawal_symptoms` in the same "
                                  "body, the list is made of them"})
     note = Text(allow_none=True, validate=ma.validate.Length(max=NOTE_MAX))
-    peg_score = ma.fields.Float(dump_only=True, allow_none=True, metadata={"description": "Mean of the three PEG items"})
-    phq2_score = ma.fields.Integer(dump_only=True, allow_none=True, metadata={
-        "description": "PHQ-2 total, 0–6, when both items were answered; 3 or more is a positive screen"})
-    gad2_score = ma.fields.Integer(dump_only=True, allow_none=True, metadata={
-        "description": "GAD-2 total, 0–6, when both items were answered; 3 or more is a positive screen"})
-    created_at = Instant(dump_only=True)
-    updated_at = Instant(dump_only=True)
 
     @ma.validates_schema
     def _rated_symptoms_are_listed(self, data, **kwargs):
@@ -78,7 +76,9 @@ class CheckInSchema(Schema):
         return data
 
 
-class CheckInCreateSchema(CheckInSchema):
+class CheckInCreateSchema(CheckInFields):
+    id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
+
     @ma.validates_schema
     def _something_answered(self, data, **kwargs):
         answered = [name for name in SCORE_ITEMS + ("sleep_hours", "note") if data.get(name) is not None]
@@ -87,9 +87,18 @@ class CheckInCreateSchema(CheckInSchema):
             raise ma.ValidationError("A check-in needs at least one answer.", "_schema")
 
 
-class CheckInPatchSchema(CheckInSchema):
-    class Meta(CheckInSchema.Meta):
-        exclude = ("id",)
+class CheckInPatchSchema(CheckInFields):
+    pass
+
+
+CheckInSchema = answer_schema(
+    "CheckInSchema", CheckInCreateSchema,
+    peg_score=ma.fields.Float(dump_only=True, allow_none=True, metadata={"description": "Mean of the three PEG items"}),
+    phq2_score=ma.fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "PHQ-2 total, 0–6, when both items were answered; 3 or more is a positive screen"}),
+    gad2_score=ma.fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "GAD-2 total, 0–6, when both items were answered; 3 or more is a positive screen"}),
+    created_at=Instant(dump_only=True), updated_at=Instant(dump_only=True))
 
 
 CheckInPageSchema = page_schema(CheckInSchema)

@@ -6,7 +6,7 @@ from backend.api import ETAG_HEADER, IF_MATCH_PARAMETER, Blueprint, if_match, pa
 from backend.accounts.auth import authenticate, current_user
 from backend.doses import services
 from backend.doses.schemas import (DailyTotalsQuerySchema, DailyTotalsSchema, DosePageSchema,
-                                   DoseQuerySchema, DoseSchema, DosePatchSchema)
+                                   DoseCreateSchema, DoseQuerySchema, DoseSchema, DosePatchSchema)
 
 blp = Blueprint("doses", __name__, url_prefix="/v1/doses", description="Dose log")
 blp.before_request(authenticate)
@@ -21,7 +21,7 @@ class Doses(MethodView):
         items, next_cursor = services.list_doses(current_user(), args)
         return {"items": items, "next_cursor": next_cursor}
 
-    @blp.arguments(DoseSchema)
+    @blp.arguments(DoseCreateSchema)
     @blp.response(201, DoseSchema, headers=ETAG_HEADER)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data):

@@ -2,32 +2,43 @@
 
 import marshmallow as ma
 
-from backend.api import Instant, Number, RangeQuerySchema, Schema, Text, page_schema
+from backend.api import Choice, Instant, Number, RangeQuerySchema, Schema, Text, answer_schema, page_schema
 from backend.domain import FORM_NAMES, NOTE_MAX, SUBSTANCE_KINDS, UNITS
 
 MAX_AMOUNT = 100_000
 MAX_TOTAL_DAYS = 366
 
+# The dose vocabulary as the contract names it (monitoring's plan uses the same words).
+SUBSTANCE_KIND = Choice("SubstanceKind", SUBSTANCE_KINDS)
+FORM = Choice("Form", FORM_NAMES)
+UNIT = Choice("Unit", UNITS)
 
-class DoseSchema(Schema):
-    id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
+
+class DoseFields(Schema):
+    """What a person writes of a dose (a PATCH any of it)."""
+
     taken_at = Instant(required=True)
-    substance_kind = ma.fields.String(required=True, validate=ma.validate.OneOf(SUBSTANCE_KINDS))
-    form = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(FORM_NAMES),
+    substance_kind = ma.fields.String(required=True, validate=SUBSTANCE_KIND)
+    form = ma.fields.String(allow_none=True, validate=FORM,
                             metadata={"description": "Product form; `concentrate_7oh` for concentrated 7-OH products"})
     product = Text(allow_none=True, validate=ma.validate.Length(1, 120),
                    metadata={"description": "Product or strain name"})
     amount = Number(required=True, allow_nan=False,
                     validate=ma.validate.Range(0, MAX_AMOUNT, min_inclusive=False))
-    unit = ma.fields.String(required=True, validate=ma.validate.OneOf(UNITS))
+    unit = ma.fields.String(required=True, validate=UNIT)
     note = Text(allow_none=True, validate=ma.validate.Length(max=NOTE_MAX))
-    created_at = Instant(dump_only=True)
-    updated_at = Instant(dump_only=True)
 
 
-class DosePatchSchema(DoseSchema):
-    class Meta(DoseSchema.Meta):
-        exclude = ("id",)
+class DoseCreateSchema(DoseFields):
+    id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
+
+
+class DosePatchSchema(DoseFields):
+    pass
+
+
+DoseSchema = answer_schema("DoseSchema", DoseCreateSchema, created_at=Instant(dump_only=True),
+                           updated_at=Instant(dump_only=True))
 
 
 class DailyTotalsQuerySchema(Schema):

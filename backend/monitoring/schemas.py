@@ -3,15 +3,16 @@
 import marshmallow as ma
 
 from backend.api import Instant, Integer, Number, Schema, page_schema
-from backend.domain import FORM_NAMES, SUBSTANCE_KINDS, UNITS
+from backend.doses.schemas import FORM, SUBSTANCE_KIND, UNIT
+from backend.domain import FORM_NAMES
 
 
 class LimitSchema(Schema):
     amount = Number(required=True, allow_nan=False,
                              validate=ma.validate.Range(0, 100_000, min_inclusive=False))
-    unit = ma.fields.String(required=True, validate=ma.validate.OneOf(UNITS))
+    unit = ma.fields.String(required=True, validate=UNIT)
     forms = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(FORM_NAMES)), validate=ma.validate.Length(min=1),
+        ma.fields.String(validate=FORM), validate=ma.validate.Length(min=1),
         metadata={"description": "The forms the limit covers (every form when left out); each form's daily total "
                                  "is compared on its own, never added to another's"})
 
@@ -31,7 +32,7 @@ def bounded(low, high, description):
 
 
 class PlanSchema(Schema):
-    substances = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.OneOf(SUBSTANCE_KINDS)),
+    substances = ma.fields.Dict(keys=ma.fields.String(validate=SUBSTANCE_KIND),
                                 values=ma.fields.Nested(SubstancePlanSchema))
     escalation_percent = bounded(5, 500, "Escalation: mean amount per logged day of the last 7 days this much "
                                          "above the 21 before (25)")

@@ -6,7 +6,8 @@ from backend.api import ETAG_HEADER, IF_MATCH_PARAMETER, Blueprint, RangeQuerySc
 from backend.accounts.auth import authenticate, current_user
 from backend.reminders import services
 from backend.reminders.schemas import (OccurrencePageSchema, OccurrenceQuerySchema, OccurrenceSchema,
-                                       ReceiptSchema, ReminderPageSchema, ReminderPatchSchema, ReminderSchema,
+                                       ReceiptSchema, ReminderCreateSchema, ReminderPageSchema, ReminderPatchSchema,
+                                       ReminderSchema,
                                        SnoozeSchema)
 
 blp = Blueprint("reminders", __name__, url_prefix="/v1/reminders", description="Reminder schedules and occurrences")
@@ -22,7 +23,7 @@ class Reminders(MethodView):
         items, next_cursor = services.list_reminders(current_user(), args)
         return {"items": items, "next_cursor": next_cursor}
 
-    @blp.arguments(ReminderSchema)
+    @blp.arguments(ReminderCreateSchema)
     @blp.response(201, ReminderSchema, headers=ETAG_HEADER)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data):

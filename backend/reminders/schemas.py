@@ -4,38 +4,38 @@ import marshmallow as ma
 
 from backend.accounts.schemas import TimeZoneField
 from backend.domain import HHMM_PATTERN
-from backend.api import Boolean, Instant, Integer, RangeQuerySchema, Schema, Text, page_schema
+from backend.api import Boolean, Choice, Omitted, Instant, Integer, RangeQuerySchema, Schema, Text, answer_schema, page_schema
 from backend.reminders.models import KINDS, WEEKDAYS
 
 MAX_TIMES = 12
+KIND = Choice("ReminderKind", KINDS)
+WEEKDAY = Choice("Weekday", WEEKDAYS)
 SNOOZE_MINUTES = (1, 240)
 FOLLOW_UP_MINUTES = (5, 720)
 
 
-class ReminderSchema(Schema):
-    id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
-    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+class ReminderFields(Schema):
+    """What a person writes of a reminder (a PATCH any of it but its kind)."""
+
+    kind = ma.fields.String(required=True, validate=KIND)
     times = ma.fields.List(
         ma.fields.String(validate=ma.validate.Regexp(HHMM_PATTERN, error="Must be a 24-hour HH:MM time.")),
         required=True, validate=ma.validate.Length(1, MAX_TIMES),
         metadata={"description": "Local wall-clock times, e.g. [\"08:00\", \"21:30\"]"})
-    days = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(WEEKDAYS)),
-                          validate=ma.validate.Length(1, 7), load_default=list(WEEKDAYS),
-                          metadata={"description": "Weekdays it fires on; every day when omitted"})
-    timezone = TimeZoneField(allow_none=True, load_default=None, metadata={
+    days = ma.fields.List(ma.fields.String(validate=WEEKDAY),
+                          validate=ma.validate.Length(1, 7), load_default=Omitted(list(WEEKDAYS)),
+                          metadata={"description": "Weekdays it fires on"})
+    timezone = TimeZoneField(allow_none=True, load_default=Omitted(None), metadata={
         "description": "IANA zone; null follows the profile's zone (travel moves the reminder)"})
-    active = Boolean(load_default=True)
+    active = Boolean(load_default=Omitted(True))
     label = Text(allow_none=True, validate=ma.validate.Length(1, 80),
                  metadata={"description": "Private; shown in push texts only if the user chose detailed texts"})
     follow_up_minutes = Integer(allow_none=True, validate=ma.validate.Range(*FOLLOW_UP_MINUTES), metadata={
         "description": "Check-in reminders: one nudge if no check-in arrives within this delay"})
     confirm_within_minutes = Integer(allow_none=True, validate=ma.validate.Range(*FOLLOW_UP_MINUTES), metadata={
         "description": "Dose reminders: counted as missed unless confirmed (ack) within this many minutes"})
-    alert_caregivers = Boolean(load_default=False, metadata={
+    alert_caregivers = Boolean(load_default=Omitted(False), metadata={
         "description": "Dose reminders: a missed one alerts the caregivers who get alerts (needs confirm_within_minutes)"})
-    next_fire_at = Instant(dump_only=True, allow_none=True, metadata={"description": "Next due instant (UTC)"})
-    created_at = Instant(dump_only=True)
-    updated_at = Instant(dump_only=True)
 
     @ma.post_load
     def _normalise(self, data, **kwargs):
@@ -58,9 +58,19 @@ class ReminderSchema(Schema):
                                      "alert_caregivers")
 
 
-class ReminderPatchSchema(ReminderSchema):
-    class Meta(ReminderSchema.Meta):
-        exclude = ("id", "kind")
+class ReminderCreateSchema(ReminderFields):
+    id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
+
+
+class ReminderPatchSchema(ReminderFields):
+    class Meta(ReminderFields.Meta):
+        exclude = ("kind",)
+
+
+ReminderSchema = answer_schema(
+    "ReminderSchema", ReminderCreateSchema,
+    next_fire_at=Instant(dump_only=True, allow_none=True, metadata={"description": "Next due instant (UTC)"}),
+    created_at=Instant(dump_only=True), updated_at=Instant(dump_only=True))
 
 
 class OccurrenceSchema(Schema):
@@ -91,7 +101,7 @@ class SnoozeSchema(Schema):
 
 class ReceiptSchema(Schema):
     event = ma.fields.String(required=True, validate=ma.validate.OneOf(("delivered", "opened", "dismissed")))
-    at = Instant(load_default=None, metadata={"description": "When it happened on the phone; now if omitted"})
+    at = Instant(load_default=Omitted(None, "now"), metadata={"description": "When it happened on the phone"})
 
 
 class OccurrenceQuerySchema(RangeQuerySchema):

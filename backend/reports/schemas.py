@@ -3,7 +3,7 @@ and the summary."""
 
 import marshmallow as ma
 
-from backend.api import Instant, RangeQuerySchema, Schema, page_schema
+from backend.api import Instant, RangeQuerySchema, Schema, Text, page_schema
 from backend.checkins.schemas import CheckInSchema
 from backend.doses.schemas import DoseSchema
 from backend.sharing.schemas import PersonSchema
@@ -12,9 +12,13 @@ from backend.sharing.schemas import PersonSchema
 class SharedCheckInSchema(CheckInSchema):
     """A check-in as a viewer reads it: `note` only when the patient shared `notes`."""
 
+    note = Text(allow_none=True, metadata={"description": "Only when the patient shared their notes"})
+
 
 class SharedDoseSchema(DoseSchema):
     """A dose as a viewer reads it: `note` only when the patient shared `notes`."""
+
+    note = Text(allow_none=True, metadata={"description": "Only when the patient shared their notes"})
 
 
 class HidesUnsharedNotes:

@@ -2,13 +2,17 @@
 
 import marshmallow as ma
 
-from backend.api import Boolean, Instant, Integer, Schema, Text, page_schema
+from backend.api import Boolean, Choice, Instant, Integer, Omitted, Schema, Text, page_schema
 from backend.sharing.models import ROLES, SCOPES
 from backend.sharing.services import MAX_INVITE_HOURS, MAX_LINK_DAYS
 
+SCOPE = Choice("Scope", SCOPES)
+ROLE = Choice("Role", ROLES)
+
+
 def ScopesField(**kwargs):  # noqa: N802  (used like a field class)
     return ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(SCOPES)), validate=ma.validate.Length(1, len(SCOPES)),
+        ma.fields.String(validate=SCOPE), validate=ma.validate.Length(1, len(SCOPES)),
         metadata={"description": "What may be seen: checkins, doses, notes (free text), prompts"}, **kwargs)
 
 
@@ -17,10 +21,10 @@ def _unique(values):
 
 
 class InviteCreateSchema(Schema):
-    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
+    role = ma.fields.String(required=True, validate=ROLE)
     scopes = ScopesField(required=True)
-    alerts = Boolean(load_default=False, metadata={"description": "Alert this person about high-severity prompts and missed check-ins"})
-    expires_in_hours = Integer(load_default=72, validate=ma.validate.Range(1, MAX_INVITE_HOURS))
+    alerts = Boolean(load_default=Omitted(False), metadata={"description": "Alert this person about high-severity prompts and missed check-ins"})
+    expires_in_hours = Integer(load_default=Omitted(72), validate=ma.validate.Range(1, MAX_INVITE_HOURS))
 
     @ma.post_load
     def _dedupe(self, data, **kwargs):
@@ -86,8 +90,8 @@ class SharePatchSchema(Schema):
 
 class ReportLinkCreateSchema(Schema):
     label = Text(allow_none=True, validate=ma.validate.Length(1, 80), metadata={"description": "For you, e.g. the clinic's name"})
-    scopes = ScopesField(load_default=["checkins", "doses", "prompts"])
-    expires_in_days = Integer(load_default=30, validate=ma.validate.Range(1, MAX_LINK_DAYS))
+    scopes = ScopesField(load_default=Omitted(["checkins", "doses", "prompts"]))
+    expires_in_days = Integer(load_default=Omitted(30), validate=ma.validate.Range(1, MAX_LINK_DAYS))
     since = Instant(past_only=False, metadata={"description": "Fixed start of the report; default: 90 days before each viewing"})
     until = Instant(past_only=False, metadata={"description": "Fixed end of the report"})
 

@@ -18,11 +18,11 @@ import marshmallow as ma
 from backend.checkins.models import CheckIn
 from backend.checkins.schemas import CheckInCreateSchema, CheckInSchema
 from backend.doses.models import Dose
-from backend.doses.schemas import DoseSchema
+from backend.doses.schemas import DoseCreateSchema, DoseSchema
 from backend.monitoring.models import Prompt
 from backend.monitoring.schemas import PromptSchema
 from backend.reminders.models import ReminderSchedule
-from backend.reminders.schemas import ReminderSchema
+from backend.reminders.schemas import ReminderCreateSchema, ReminderSchema
 
 # What each schema version added, as the phone's WatermelonDB schemaMigrations need it (served with
 # the schema) and as a migration sync asks for it. A column added to a REST schema must be listed
@@ -126,8 +126,8 @@ def _columns(table):
 # The tables a phone holds, by their sync name. Prompts are the server's: a phone may only mark one as read.
 TABLES = {table.name: table for table in (
     SyncTable("checkins", CheckIn, CheckInSchema, CheckInCreateSchema),
-    SyncTable("doses", Dose, DoseSchema, DoseSchema),
-    SyncTable("reminders", ReminderSchedule, ReminderSchema, ReminderSchema),
+    SyncTable("doses", Dose, DoseSchema, DoseCreateSchema),
+    SyncTable("reminders", ReminderSchedule, ReminderSchema, ReminderCreateSchema),
     SyncTable("prompts", Prompt, PromptSchema, None, phone_writable=("acknowledged_at",)),
 )}
 
