@@ -13,15 +13,19 @@ from backend.push.schemas import DeviceSchema
 from backend.reminders.schemas import OccurrenceSchema, ReminderSchema
 from backend.sharing.schemas import AccessLogEntrySchema, InviteSchema, ReportLinkSchema
 
-FORMATS = ("json", "csv", "fhir")
 CONFIRMATION = "delete my account and data"
 
 
 class ExportQuerySchema(Schema):
-    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(FORMATS), metadata={
-        "description": "`json` (one document), `csv` (a ZIP archive, one CSV file per table) or `fhir` "
-                       "(a FHIR R4 Bundle of type collection: Patient, check-in Observations, dose "
-                       "MedicationStatements)"})
+    """No parameters. `?format=` chose the format before each had its own address: a client still
+    sending it is told where to go, rather than given JSON it did not ask for."""
+
+    @ma.pre_load
+    def _format_moved(self, data, **kwargs):
+        if "format" in data:
+            raise ma.ValidationError("Each format has its own address: /v1/me/export (JSON), /v1/me/export/csv "
+                                     "and /v1/me/export/fhir.", "format")
+        return data
 
 
 class ExportedProfileSchema(ProfileSchema):

@@ -24,7 +24,7 @@ def world(app, client, make_person, time_machine):
 
 
 def export(client, person, fmt=None):
-    response = client.get("/v1/me/export" + (f"?format={fmt}" if fmt else ""), headers=person.headers)
+    response = client.get("/v1/me/export" + (f"/{fmt}" if fmt and fmt != "json" else ""), headers=person.headers)
     assert response.status_code == 200, response.data[:500]
     assert response.headers["Content-Disposition"].startswith("attachment; filename=\"careloop-export-")
     assert response.headers["Cache-Control"] == "no-store"
@@ -290,19 +290,24 @@ def test_the_export_guard_checks_every_distinct_shape(client, world):
         fhir.validate_shapes(odd)
 
 
-def test_export_needs_sign_in_and_a_known_format(client, make_person):
-    response = client.get("/v1/me/export")
-    assert response.status_code == 401 and response.mimetype == "application/problem+json"
-    response = client.get("/v1/me/export?format=xml", headers=make_person().headers)
+def test_export_needs_sign_in_and_each_format_has_its_own_address(client, make_person):
+    for path in ("/v1/me/export", "/v1/me/export/csv", "/v1/me/export/fhir"):
+        response = client.get(path)
+        assert response.status_code == 401 and response.mimetype == "application/problem+json"
+    response = client.get("/v1/me/export?format=csv", headers=make_person().headers)
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
-    assert [e["parameter"] for e in response.json["errors"]] == ["format"]
+    assert [(e["parameter"], e["detail"]) for e in response.json["errors"]] == [("format", (
+        "Each format has its own address: /v1/me/export (JSON), /v1/me/export/csv and /v1/me/export/fhir."))]
+    response = client.get("/v1/me/export/xml", headers=make_person().headers)
+    assert response.status_code == 404
 
 
-def test_exports_are_rate_limited_per_account(client, make_person):
+def test_exports_are_rate_limited_per_account_across_formats(client, make_person):
     person, other = make_person(), make_person()
-    for _ in range(30):
-        export(client, person)
-    response = client.get("/v1/me/export", headers=person.headers)
-    assert response.status_code == 429 and response.mimetype == "application/problem+json"
-    assert "Retry-After" in response.headers
+    for fmt in ("json", "csv", "fhir") * 10:
+        export(client, person, fmt)
+    for path in ("/v1/me/export", "/v1/me/export/csv", "/v1/me/export/fhir"):
+        response = client.get(path, headers=person.headers)
+        assert response.status_code == 429 and response.mimetype == "application/problem+json"
+        assert "Retry-After" in response.headers
     export(client, other)

@@ -43,7 +43,7 @@ def test_the_export_is_valid_r4_for_medplum_and_fhirclient(client, world):
         gad2_worry=0, sleep_quality=2, side_effects=["itching", "seizure"]))
     client.post("/v1/doses", headers=alice.headers, json=dose_body(
         taken_at="2026-11-25T07:30:00Z", substance_kind="gabapentinoid", form="capsule", amount=300, unit="mg"))
-    response = client.get("/v1/me/export?format=fhir", headers=alice.headers)
+    response = client.get("/v1/me/export/fhir", headers=alice.headers)
     assert response.status_code == 200
     bundle = response.json
     kinds = {entry["resource"]["resourceType"] for entry in bundle["entry"]}
@@ -60,7 +60,7 @@ def test_the_export_is_valid_r4_for_medplum_and_fhirclient(client, world):
 
 def test_medplum_finds_what_r4_does_not_allow(client, world):
     """The second validator is not a formality: the faults fhirclient catches, it catches too."""
-    bundle = client.get("/v1/me/export?format=fhir", headers=world.alice.person.headers).json
+    bundle = client.get("/v1/me/export/fhir", headers=world.alice.person.headers).json
     as_r5 = copy.deepcopy(bundle)
     statement = next(e["resource"] for e in as_r5["entry"] if e["resource"]["resourceType"] == "MedicationStatement")
     statement["medication"] = {"reference": statement.pop("medicationReference")}  # R5's CodeableReference
