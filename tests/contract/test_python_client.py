@@ -18,7 +18,7 @@ def new_checkin(models, recorded_at, **answers):
 def test_a_check_in_is_created_and_read_back_as_the_generated_model(api, models, checkins, clock):
     recorded_at = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     body = new_checkin(models, recorded_at, pain=7, enjoyment_interference=5, activity_interference=6,
-                       mood=4, side_effects=[models.CheckInCreateSideEffectsItem.DIZZINESS])
+                       mood=4, side_effects=[models.SideEffect.DIZZINESS])
 
     created = checkins.post_check_ins.sync_detailed(client=api, body=body)
 
@@ -28,7 +28,7 @@ def test_a_check_in_is_created_and_read_back_as_the_generated_model(api, models,
     assert checkin.id == body.id
     assert checkin.recorded_at == dt.datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
     assert checkin.peg_score == 6.0
-    assert checkin.side_effects == [models.CheckInSideEffectsItem.DIZZINESS]
+    assert checkin.side_effects == [models.SideEffect.DIZZINESS]
     assert created.headers["ETag"]
 
     read = checkins.get_check_in_by_id.sync_detailed(checkin.id, client=api)

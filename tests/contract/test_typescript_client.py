@@ -80,3 +80,43 @@ def test_a_patch_with_a_stale_if_match_reads_as_a_412_problem(typescript_program
     assert stale["status"] == 412
     assert stale["problem"]["status"] == 412
     assert stale["etag"] == corrected["etag"]
+
+
+def test_a_dose_is_created_and_corrected(typescript_program, live_server, alice, clock):
+    results = typescript_program("dose", live_server, alice.token)
+
+    created, corrected = results["created"], results["corrected"]
+    assert created["status"] == 201
+    assert (created["data"]["amount"], created["data"]["unit"], created["data"]["form"]) == (2.5, "g", "leaf_powder")
+    assert corrected["status"] == 200
+    assert corrected["data"] == dict(created["data"], amount=3)
+    assert corrected["etag"] != created["etag"]
+
+
+def test_a_reminder_is_created_with_only_its_required_fields(typescript_program, live_server, alice, clock):
+    created = typescript_program("minimal-reminder", live_server, alice.token)["created"]
+
+    assert created["status"] == 201
+    reminder = created["data"]
+    assert (reminder["active"], reminder["timezone"]) == (True, None)
+    assert reminder["days"] == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    assert reminder["next_fire_at"]
+
+
+def test_a_reminder_read_back_is_updated_through_its_update_type(typescript_program, live_server, alice, clock):
+    results = typescript_program("reminder-edit", live_server, alice.token)
+
+    read, updated = results["read"], results["updated"]
+    assert read["status"] == 200
+    assert updated["status"] == 200
+    assert updated["data"]["times"] == ["10:00", "21:00"]
+    assert updated["data"]["label"] == "Morning"
+    assert updated["data"]["kind"] == results["unchanged"]["kind"] == "checkin"
+
+
+def test_an_update_with_one_field_changes_only_that_field(typescript_program, live_server, alice, clock):
+    updated = typescript_program("reminder-one-field", live_server, alice.token)["updated"]
+
+    assert updated["status"] == 200
+    assert updated["data"]["label"] == "Evening pill"
+    assert (updated["data"]["active"], updated["data"]["alert_caregivers"]) == (False, True)

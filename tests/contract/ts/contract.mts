@@ -10,6 +10,11 @@ declare const process: { argv: string[] };
 
 type CheckIn = components["schemas"]["CheckIn"];
 type CheckInCreate = components["schemas"]["CheckInCreate"];
+type DoseCreate = components["schemas"]["DoseCreate"];
+type DosePatch = components["schemas"]["DosePatch"];
+type Reminder = components["schemas"]["Reminder"];
+type ReminderCreate = components["schemas"]["ReminderCreate"];
+type ReminderPatch = components["schemas"]["ReminderPatch"];
 type Problem = components["schemas"]["Problem"];
 
 const [scenario = "", baseUrl = "", token = ""] = process.argv.slice(2);
@@ -84,6 +89,53 @@ const scenarios: Record<string, () => Promise<object>> = {
     const corrected = await patch(6);
     const stale = await patch(7);
     return { corrected: outcome(corrected), stale: outcome(stale) };
+  },
+
+  async dose() {
+    const dose: DoseCreate = {
+      id: crypto.randomUUID(), taken_at: "2026-11-20T09:00:00Z", substance_kind: "kratom", form: "leaf_powder",
+      product: "Green Malay", amount: 2.5, unit: "g",
+    };
+    const created = await api.POST("/v1/doses", { body: dose });
+    const correction: DosePatch = { amount: 3 };
+    const corrected = await api.PATCH("/v1/doses/{dose_id}", {
+      params: { path: { dose_id: dose.id }, header: { "If-Match": created.response.headers.get("ETag") ?? "" } },
+      body: correction,
+    });
+    return { created: outcome(created), corrected: outcome(corrected) };
+  },
+
+  async "minimal-reminder"() {
+    const reminder: ReminderCreate = { id: crypto.randomUUID(), kind: "checkin", times: ["09:00"] };
+    return { created: outcome(await api.POST("/v1/reminders", { body: reminder })) };
+  },
+
+  async "reminder-edit"() {
+    const reminder: ReminderCreate = { id: crypto.randomUUID(), kind: "checkin", times: ["09:00"], label: "Morning" };
+    await api.POST("/v1/reminders", { body: reminder });
+    const read = await api.GET("/v1/reminders/{reminder_id}", { params: { path: { reminder_id: reminder.id } } });
+    if (!read.data) return { read: outcome(read) };
+    // What an edit screen does: the read reminder less what the server owns, one field changed.
+    const { id, kind, created_at, updated_at, next_fire_at, ...editable }: Reminder = read.data;
+    const change: ReminderPatch = { ...editable, times: ["10:00", "21:00"] };
+    const updated = await api.PATCH("/v1/reminders/{reminder_id}", {
+      params: { path: { reminder_id: id }, header: { "If-Match": read.response.headers.get("ETag") ?? "" } },
+      body: change,
+    });
+    return { read: outcome(read), updated: outcome(updated), unchanged: { kind, created_at, next_fire_at } };
+  },
+
+  async "reminder-one-field"() {
+    const reminder: ReminderCreate = {
+      id: crypto.randomUUID(), kind: "dose", times: ["09:00"], active: false, confirm_within_minutes: 30,
+      alert_caregivers: true,
+    };
+    await api.POST("/v1/reminders", { body: reminder });
+    const change: ReminderPatch = { label: "Evening pill" };
+    const updated = await api.PATCH("/v1/reminders/{reminder_id}", {
+      params: { path: { reminder_id: reminder.id } }, body: change,
+    });
+    return { updated: outcome(updated) };
   },
 };
 

@@ -9,6 +9,7 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "careloop-api";
 
 type CheckInCreate = components["schemas"]["CheckInCreate"];
+type ReminderPatch = components["schemas"]["ReminderPatch"];
 
 const api = createClient<paths>({ baseUrl: "http://127.0.0.1" });
 const id = "0b8d6c1e-4f5a-4a39-9d61-2f7c1a0e5b77";
@@ -23,8 +24,9 @@ await api.POST("/v1/checkins", { body: { id, recorded_at, side_effects: ["hiccup
 // Doses: a substance kind the contract does not know, a dose without its unit.
 await api.POST("/v1/doses", { body: { id, taken_at: recorded_at, substance_kind: "krattom", amount: 2, unit: "g" } }); // ✗ Type '"krattom"' is not assignable
 await api.POST("/v1/doses", { body: { id, taken_at: recorded_at, substance_kind: "kratom", amount: 2 } }); // ✗ 'unit' is missing
-// A reminder without its times.
-await api.POST("/v1/reminders", { body: { id, kind: "checkin" } }); // ✗ times
+// A reminder without its times; a change to what a reminder is for, which an update cannot make.
+await api.POST("/v1/reminders", { body: { id, kind: "checkin" } }); // ✗ Property 'times' is missing
+await api.PATCH("/v1/reminders/{reminder_id}", { params: { path: { reminder_id: id } }, body: { kind: "dose" } satisfies ReminderPatch }); // ✗ 'kind' does not exist in type
 // A path parameter under another name, a path that does not exist.
 await api.GET("/v1/checkins/{checkin_id}", { params: { path: { id } } }); // ✗ 'id' does not exist in type '{ checkin_id: string; }'
 await api.GET("/v1/check-ins", {}); // ✗ not assignable to parameter of type
