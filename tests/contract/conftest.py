@@ -97,6 +97,11 @@ def reminders(careloop_client):
     return operations(careloop_client, "reminders")
 
 
+@pytest.fixture
+def mydata(careloop_client):
+    return operations(careloop_client, "mydata")
+
+
 @pytest.fixture(scope="session")
 def typescript_types(tmp_path_factory):
     """A directory holding generated/api.d.ts (openapi-typescript's `paths` and `components`), a

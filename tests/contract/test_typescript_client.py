@@ -120,3 +120,10 @@ def test_an_update_with_one_field_changes_only_that_field(typescript_program, li
     assert updated["status"] == 200
     assert updated["data"]["label"] == "Evening pill"
     assert (updated["data"]["active"], updated["data"]["alert_caregivers"]) == (False, True)
+
+
+def test_the_export_reads_as_json_and_as_zip_bytes(typescript_program, live_server, alice, clock):
+    results = typescript_program("export", live_server, alice.token)
+
+    assert results["json"] == {"status": 200, "checkins": [results["checkin"]]}
+    assert results["csv"] == {"status": 200, "type": "application/zip", "magic": "PK"}

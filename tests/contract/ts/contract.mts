@@ -15,6 +15,7 @@ type DosePatch = components["schemas"]["DosePatch"];
 type Reminder = components["schemas"]["Reminder"];
 type ReminderCreate = components["schemas"]["ReminderCreate"];
 type ReminderPatch = components["schemas"]["ReminderPatch"];
+type Export = components["schemas"]["Export"];
 type Problem = components["schemas"]["Problem"];
 
 const [scenario = "", baseUrl = "", token = ""] = process.argv.slice(2);
@@ -136,6 +137,20 @@ const scenarios: Record<string, () => Promise<object>> = {
       params: { path: { reminder_id: reminder.id } }, body: change,
     });
     return { updated: outcome(updated) };
+  },
+
+  async export() {
+    const { data } = await api.POST("/v1/checkins", { body: checkIn("2026-11-20T08:00:00Z", { pain: 4 }) });
+    const json = await api.GET("/v1/me/export");
+    const exported: Export | undefined = json.data;
+    // A ZIP archive: openapi-fetch hands it over as bytes when asked to.
+    const csv = await api.GET("/v1/me/export/csv", { parseAs: "arrayBuffer" });
+    const zip = csv.data ? new Uint8Array(csv.data) : new Uint8Array();
+    return {
+      checkin: data?.id ?? null,
+      json: { status: json.response.status, checkins: exported?.checkins.map((item) => item.id) ?? null },
+      csv: { status: csv.response.status, type: csv.response.headers.get("Content-Type"), magic: String.fromCharCode(...zip.slice(0, 2)) },
+    };
   },
 };
 
