@@ -5,6 +5,9 @@ import datetime as dt
 import uuid
 from http import HTTPStatus
 
+import attrs
+import pytest
+
 from tests.support import UTC
 
 
@@ -77,3 +80,21 @@ def test_an_update_model_with_one_field_changes_only_that_field(api, models, rem
     assert updated.status_code == HTTPStatus.OK, updated.content
     assert updated.parsed.label == "Evening pill"
     assert (updated.parsed.active, updated.parsed.alert_caregivers) == (False, True)
+
+
+STAMPS = {"created_at", "updated_at"}
+
+
+@pytest.mark.parametrize(("record", "server_owned"), [
+    ("CheckIn", STAMPS | {"peg_score", "phq2_score", "gad2_score"}),
+    ("Dose", STAMPS),
+    ("Reminder", STAMPS | {"next_fire_at"}),
+])
+def test_the_create_and_update_models_hold_only_what_a_person_writes(models, record, server_owned):
+    read = set(attrs.fields_dict(getattr(models, record)))
+    create = set(attrs.fields_dict(getattr(models, f"{record}Create")))
+    update = set(attrs.fields_dict(getattr(models, f"{record}Patch")))
+
+    assert server_owned <= read
+    assert create == read - server_owned
+    assert update <= create - {"id"}

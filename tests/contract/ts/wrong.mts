@@ -9,6 +9,8 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "careloop-api";
 
 type CheckInCreate = components["schemas"]["CheckInCreate"];
+type CheckInPatch = components["schemas"]["CheckInPatch"];
+type ReminderCreate = components["schemas"]["ReminderCreate"];
 type ReminderPatch = components["schemas"]["ReminderPatch"];
 
 const api = createClient<paths>({ baseUrl: "http://127.0.0.1" });
@@ -21,6 +23,9 @@ await api.POST("/v1/checkins", { body: { id, recorded_at, pian: 3 } satisfies Ch
 await api.POST("/v1/checkins", { body: { id, recorded_at, pain: "3" } }); // ✗ Type 'string' is not assignable to type 'number'
 await api.POST("/v1/checkins", { body: { id, pain: 3 } }); // ✗ Property 'recorded_at' is missing
 await api.POST("/v1/checkins", { body: { id, recorded_at, side_effects: ["hiccups"] } }); // ✗ Type '"hiccups"' is not assignable
+// Server-owned fields: a check-in's score is the server's to work out, a reminder's next time too.
+await api.PATCH("/v1/checkins/{checkin_id}", { params: { path: { checkin_id: id } }, body: { peg_score: 5 } satisfies CheckInPatch }); // ✗ 'peg_score' does not exist in type
+await api.POST("/v1/reminders", { body: { id, kind: "checkin", times: ["09:00"], next_fire_at: recorded_at } satisfies ReminderCreate }); // ✗ 'next_fire_at' does not exist in type
 // Doses: a substance kind the contract does not know, a dose without its unit.
 await api.POST("/v1/doses", { body: { id, taken_at: recorded_at, substance_kind: "krattom", amount: 2, unit: "g" } }); // ✗ Type '"krattom"' is not assignable
 await api.POST("/v1/doses", { body: { id, taken_at: recorded_at, substance_kind: "kratom", amount: 2 } }); // ✗ 'unit' is missing
