@@ -11,11 +11,10 @@ def create_app(config=None):
     """Application factory: config → logging → extensions → blueprints → errors → CLI."""
     from backend import cli, errors, logs, metrics, models  # noqa: F401  (models: every table in the metadata)
     from backend.config import load_config
-    from apispec.ext.marshmallow import MarshmallowPlugin
 
     from backend import registry, wiring
     from backend.accounts import auth
-    from backend.api import schema_name
+    from backend.api import MarshmallowPlugin, schema_name
     from backend.extensions import api, db, limiter, migrate
     from backend.web.routes import bp as web_pages
 

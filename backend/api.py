@@ -14,6 +14,7 @@ import uuid
 import marshmallow as ma
 import sqlalchemy as sa
 from apispec import BasePlugin
+from apispec.ext import marshmallow as apispec_marshmallow
 from flask import abort, current_app, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
@@ -98,6 +99,20 @@ class Api(SmorestApi):
         self.ma_plugin.converter.add_attribute_function(dict_key_choices)
         self.ma_plugin.converter.add_attribute_function(named_choices)
         self.ma_plugin.converter.add_attribute_function(omitted_in_words)
+
+
+class Converter(apispec_marshmallow.OpenAPIConverter):
+    def schema2jsonschema(self, schema):
+        jsonschema = super().schema2jsonschema(schema)
+        # apispec 6.10 leaves additionalProperties out of a schema whose Meta has a description (an
+        # `elif`); ours refuse unknown fields all the same.
+        if apispec_marshmallow.common.resolve_schema_instance(schema).unknown == ma.RAISE:
+            jsonschema.setdefault("additionalProperties", False)
+        return jsonschema
+
+
+class MarshmallowPlugin(apispec_marshmallow.MarshmallowPlugin):
+    Converter = Converter
 
 
 class ProblemResponses(BasePlugin):
@@ -396,6 +411,19 @@ class Number(ma.fields.Float):
         return super()._validated(value)
 
 
+def refused(*details):
+    """Words for a description: the rules JSON Schema cannot state (an instant's bounds, one field
+    against another, a zone the tz database knows), each as the `detail` of the 422 that refuses it.
+    tests/test_schemathesis.py holds every rule its fuzzing meets to being written so."""
+    return "Refused (422) beyond the schema: " + " ".join(f'"{detail}"' for detail in details)
+
+
+NOT_BEFORE_2000 = "Must not be before 2000-01-01."
+NOT_IN_THE_FUTURE = "Must not be in the future."
+UNTIL_AFTER_SINCE = "Must be after `since`."
+NOT_A_CURSOR = "Not a valid cursor."
+
+
 # C0 control characters and DEL, except tab and line breaks. PostgreSQL cannot store NUL in text.
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
@@ -438,8 +466,12 @@ class WallClockTime(ma.fields.Time):
 class Instant(ma.fields.AwareDateTime):
     """An RFC 3339 instant that must carry an offset; loaded as UTC, dumped as UTC with 'Z'."""
 
-    def __init__(self, *, past_only=True, **kwargs):
-        kwargs.setdefault("metadata", {}).setdefault("description", "RFC 3339 with offset, e.g. 2026-11-25T08:30:00+01:00")
+    def __init__(self, *, past_only=True, rules=(), **kwargs):
+        metadata = kwargs.setdefault("metadata", {})
+        metadata.setdefault("description", "RFC 3339 with offset, e.g. 2026-11-25T08:30:00+01:00")
+        if not kwargs.get("dump_only"):
+            metadata["description"] += ". " + refused(
+                *rules, NOT_BEFORE_2000, *([NOT_IN_THE_FUTURE + " (more than a day ahead)"] if past_only else []))
         super().__init__(format="iso", **kwargs)
         self.error_messages["invalid_awareness"] = self.error_messages["invalid"] = (
             "Must be an RFC 3339 timestamp with an offset, e.g. 2026-11-25T08:30:00+01:00.")
@@ -451,9 +483,9 @@ class Instant(ma.fields.AwareDateTime):
         except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00: in UTC, past the end of year 9999
             raise ma.ValidationError("Out of range.") from None
         if value < EARLIEST_INSTANT:
-            raise ma.ValidationError("Must not be before 2000-01-01.")
+            raise ma.ValidationError(NOT_BEFORE_2000)
         if self.past_only and value > utcnow() + CLOCK_SKEW_ALLOWED:
-            raise ma.ValidationError("Must not be in the future.")
+            raise ma.ValidationError(NOT_IN_THE_FUTURE)
         return value
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -482,7 +514,7 @@ class Cursor:
                 raise ValueError("naive")
             return instant, uuid.UUID(record_id)
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
-            raise ma.ValidationError("Not a valid cursor.") from None
+            raise ma.ValidationError(NOT_A_CURSOR) from None
 
 
 class CursorField(ma.fields.String):
@@ -496,14 +528,15 @@ class RangeQuerySchema(Schema):
     """Time range and keyset page of a newest-first list."""
 
     since = Instant(past_only=False, metadata={"description": "Only items at or after this instant"})
-    until = Instant(past_only=False, metadata={"description": "Only items before this instant"})
-    cursor = CursorField(metadata={"description": "`next_cursor` of the previous page"})
+    until = Instant(past_only=False, rules=[UNTIL_AFTER_SINCE], metadata={"description": "Only items before this instant"})
+    cursor = CursorField(metadata={"description": "`next_cursor` of the previous page, as it was sent. "
+                                                  + refused(NOT_A_CURSOR)})
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 200))
 
     @ma.validates_schema
     def _range_in_order(self, data, **kwargs):
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
-            raise ma.ValidationError("Must be after `since`.", "until")
+            raise ma.ValidationError(UNTIL_AFTER_SINCE, "until")
 
 
 def answer_schema(name, written_with, **answered_only):

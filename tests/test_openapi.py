@@ -70,6 +70,15 @@ def test_refusals_that_say_when_to_come_back_document_their_headers(client):
     assert "409" in responses["post /v1/sync"] and "409" in responses["post /v1/checkins"]
 
 
+def test_unknown_fields_are_refused_in_every_request_body_schema(client):
+    """A create schema with a description of its own keeps additionalProperties: false (apispec
+    drops it there; backend.api.Converter puts it back)."""
+    schemas = client.get("/openapi.json").json["components"]["schemas"]
+    for name in ("CheckInCreate", "ReminderCreate", "ReminderPatch", "DoseCreate", "CheckInPatch"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert schemas["CheckInCreate"]["description"].startswith("Refused (422) beyond the schema")
+
+
 def test_a_create_links_to_the_operations_on_what_it_created(client):
     """OpenAPI links let generated clients and stateful tests chain create -> read/patch/delete."""
     spec = client.get("/openapi.json").json

@@ -7,7 +7,7 @@ import zoneinfo
 import marshmallow as ma
 
 from backend.accounts.models import NOTIFICATION_PRIVACY
-from backend.api import Boolean, Instant, Schema, Text, WallClockTime
+from backend.api import Boolean, Instant, Schema, Text, WallClockTime, refused
 
 
 @functools.cache
@@ -20,6 +20,10 @@ def iana_zone_names():
     return frozenset(importlib.resources.files("tzdata").joinpath("zones").read_text().split())
 
 
+UNKNOWN_ZONE = "Not a known IANA time zone (e.g. Europe/Berlin)."
+SAME_START_AND_END = "Must differ from `start`."
+
+
 def valid_timezone(name):
     """An IANA zone name that this server's tz database knows (e.g. Europe/Berlin)."""
     try:
@@ -27,13 +31,14 @@ def valid_timezone(name):
             raise ValueError(name)
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ma.ValidationError("Not a known IANA time zone (e.g. Europe/Berlin).") from None
+        raise ma.ValidationError(UNKNOWN_ZONE) from None
 
 
 class TimeZoneField(ma.fields.String):
     def __init__(self, **kwargs):
         kwargs.setdefault("validate", [ma.validate.Length(1, 64), valid_timezone])
-        kwargs.setdefault("metadata", {"description": "IANA time zone name", "example": "Europe/Berlin"})
+        metadata = kwargs.setdefault("metadata", {"description": "IANA time zone name", "example": "Europe/Berlin"})
+        metadata["description"] = metadata["description"] + ". " + refused(UNKNOWN_ZONE)
         super().__init__(**kwargs)
 
 
@@ -42,12 +47,12 @@ DISPLAY_NAME_MAX = 80
 
 class QuietHoursSchema(Schema):
     start = WallClockTime(required=True, metadata={"example": "22:00"})
-    end = WallClockTime(required=True, metadata={"example": "07:00"})
+    end = WallClockTime(required=True, metadata={"example": "07:00", "description": refused(SAME_START_AND_END)})
 
     @ma.validates_schema
     def _not_empty(self, data, **kwargs):
         if data["start"] == data["end"]:
-            raise ma.ValidationError("Must differ from `start`.", "end")
+            raise ma.ValidationError(SAME_START_AND_END, "end")
 
 
 class ProfileSchema(Schema):

@@ -2,13 +2,14 @@
 
 import marshmallow as ma
 
-from backend.api import Choice, Instant, Integer, Number, RangeQuerySchema, Schema, Text, answer_schema, page_schema
+from backend.api import Choice, Instant, refused, Integer, Number, RangeQuerySchema, Schema, Text, answer_schema, page_schema
 from backend.checkins.models import SCORE_ITEMS
 from backend.checkins.vocabulary import SIDE_EFFECTS, WITHDRAWAL_SEVERITY, WITHDRAWAL_SYMPTOMS
 from backend.domain import NOTE_MAX
 
 UNLISTED_RATED = "Every symptom rated above 0 must be in withdrawal_symptoms."
 LISTED_RATED_NONE = "A symptom in withdrawal_symptoms must not be rated 0."
+NOTHING_ANSWERED = "A check-in needs at least one answer."
 
 
 def score(high, description):
@@ -52,7 +53,7 @@ class CheckInFields(Schema):
         values=Integer(validate=ma.validate.Range(*WITHDRAWAL_SEVERITY)),
         metadata={"description": "How strong each withdrawal symptom was: 0 none … 4 severe. Rated symptoms "
                                  "above 0 are withdrawal symptoms; without `withdrawal_symptoms` in the same "
-                                 "body, the list is made of them"})
+                                 "body, the list is made of them. " + refused(UNLISTED_RATED, LISTED_RATED_NONE)})
     note = Text(allow_none=True, validate=ma.validate.Length(max=NOTE_MAX))
 
     @ma.validates_schema
@@ -77,6 +78,9 @@ class CheckInFields(Schema):
 
 
 class CheckInCreateSchema(CheckInFields):
+    class Meta(CheckInFields.Meta):
+        description = refused(NOTHING_ANSWERED)
+
     id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
 
     @ma.validates_schema
@@ -84,7 +88,7 @@ class CheckInCreateSchema(CheckInFields):
         answered = [name for name in SCORE_ITEMS + ("sleep_hours", "note") if data.get(name) is not None]
         if not answered and not any(data.get(name) for name in ("side_effects", "withdrawal_symptoms",
                                                                   "withdrawal_severity")):
-            raise ma.ValidationError("A check-in needs at least one answer.", "_schema")
+            raise ma.ValidationError(NOTHING_ANSWERED, "_schema")
 
 
 class CheckInPatchSchema(CheckInFields):

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from backend.api import Choice, Instant, Number, RangeQuerySchema, Schema, Text, answer_schema, page_schema
+from backend.api import Choice, Instant, Number, RangeQuerySchema, Schema, Text, answer_schema, page_schema, refused
 from backend.domain import FORM_NAMES, NOTE_MAX, SUBSTANCE_KINDS, UNITS
 
 MAX_AMOUNT = 100_000
@@ -41,18 +41,25 @@ DoseSchema = answer_schema("DoseSchema", DoseCreateSchema, created_at=Instant(du
                            updated_at=Instant(dump_only=True))
 
 
+TO_BEFORE_FROM = "Must not be before `from`."
+TOO_MANY_DAYS = f"At most {MAX_TOTAL_DAYS} days per request."
+YEARS_OUT_OF_RANGE = "Must be between 2000 and 2100."
+
+
 class DailyTotalsQuerySchema(Schema):
-    start = ma.fields.Date(required=True, data_key="from", metadata={"description": "First local day (YYYY-MM-DD)"})
-    end = ma.fields.Date(required=True, data_key="to", metadata={"description": "Last local day, inclusive"})
+    start = ma.fields.Date(required=True, data_key="from", metadata={
+        "description": "First local day (YYYY-MM-DD). " + refused(YEARS_OUT_OF_RANGE)})
+    end = ma.fields.Date(required=True, data_key="to", metadata={
+        "description": "Last local day, inclusive. " + refused(TO_BEFORE_FROM, TOO_MANY_DAYS)})
 
     @ma.validates_schema
     def _sane_range(self, data, **kwargs):
         if data["end"] < data["start"]:
-            raise ma.ValidationError("Must not be before `from`.", "to")
+            raise ma.ValidationError(TO_BEFORE_FROM, "to")
         if (data["end"] - data["start"]).days >= MAX_TOTAL_DAYS:
-            raise ma.ValidationError(f"At most {MAX_TOTAL_DAYS} days per request.", "to")
+            raise ma.ValidationError(TOO_MANY_DAYS, "to")
         if data["start"].year < 2000 or data["end"].year > 2100:
-            raise ma.ValidationError("Must be between 2000 and 2100.", "from")
+            raise ma.ValidationError(YEARS_OUT_OF_RANGE, "from")
 
 
 class DailyTotalSchema(Schema):

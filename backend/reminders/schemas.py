@@ -4,10 +4,16 @@ import marshmallow as ma
 
 from backend.accounts.schemas import TimeZoneField
 from backend.domain import HHMM_PATTERN
-from backend.api import Boolean, Choice, Omitted, Instant, Integer, RangeQuerySchema, Schema, Text, answer_schema, page_schema
+from backend.api import Boolean, Choice, Omitted, refused, Instant, Integer, RangeQuerySchema, Schema, Text, answer_schema, page_schema
 from backend.reminders.models import KINDS, WEEKDAYS
 
 MAX_TIMES = 12
+# What only one kind of reminder has: JSON Schema cannot tie a field to another's value.
+FOLLOW_UP_CHECKINS_ONLY = "Only check-in reminders have a follow-up."
+WINDOW_DOSES_ONLY = "Only dose reminders have a confirmation window."
+ALERTS_DOSES_ONLY = "Only dose reminders alert caregivers when missed."
+WINDOW_AND_ALERTS_DOSES_ONLY = "Only dose reminders have a confirmation window and caregiver alerts."
+ALERTS_NEED_WINDOW = "Set confirm_within_minutes to say when a dose counts as missed."
 KIND = Choice("ReminderKind", KINDS)
 WEEKDAY = Choice("Weekday", WEEKDAYS)
 SNOOZE_MINUTES = (1, 240)
@@ -47,24 +53,27 @@ class ReminderFields(Schema):
     @ma.validates_schema
     def _follow_up_only_for_checkins(self, data, partial=None, **kwargs):
         if data.get("follow_up_minutes") and data.get("kind", "checkin") != "checkin":
-            raise ma.ValidationError("Only check-in reminders have a follow-up.", "follow_up_minutes")
+            raise ma.ValidationError(FOLLOW_UP_CHECKINS_ONLY, "follow_up_minutes")
         if "kind" in data and data["kind"] != "dose":
             if data.get("confirm_within_minutes"):
-                raise ma.ValidationError("Only dose reminders have a confirmation window.", "confirm_within_minutes")
+                raise ma.ValidationError(WINDOW_DOSES_ONLY, "confirm_within_minutes")
             if data.get("alert_caregivers"):
-                raise ma.ValidationError("Only dose reminders alert caregivers when missed.", "alert_caregivers")
+                raise ma.ValidationError(ALERTS_DOSES_ONLY, "alert_caregivers")
         if "kind" in data and data.get("alert_caregivers") and not data.get("confirm_within_minutes"):
-            raise ma.ValidationError("Set confirm_within_minutes to say when a dose counts as missed.",
-                                     "alert_caregivers")
+            raise ma.ValidationError(ALERTS_NEED_WINDOW, "alert_caregivers")
 
 
 class ReminderCreateSchema(ReminderFields):
+    class Meta(ReminderFields.Meta):
+        description = refused(FOLLOW_UP_CHECKINS_ONLY, WINDOW_DOSES_ONLY, ALERTS_DOSES_ONLY, ALERTS_NEED_WINDOW)
+
     id = ma.fields.UUID(required=True, metadata={"description": "Client-generated UUID; repeating a create is safe"})
 
 
 class ReminderPatchSchema(ReminderFields):
     class Meta(ReminderFields.Meta):
         exclude = ("kind",)
+        description = refused(FOLLOW_UP_CHECKINS_ONLY, WINDOW_AND_ALERTS_DOSES_ONLY, ALERTS_NEED_WINDOW)
 
 
 ReminderSchema = answer_schema(

@@ -11,6 +11,7 @@ from backend.errors import Conflict, InvalidInput
 from backend.extensions import db
 from backend.reminders import recurrence
 from backend.reminders.models import ANSWERED, MISSED, PENDING, SENT, ReminderOccurrence, ReminderSchedule
+from backend.reminders.schemas import ALERTS_NEED_WINDOW, FOLLOW_UP_CHECKINS_ONLY, WINDOW_AND_ALERTS_DOSES_ONLY
 from backend.sqltypes import utcnow
 
 MAX_SNOOZES = 6
@@ -54,13 +55,13 @@ def update_reminder(user, reminder_id, changes, expected=None):
     schedule = owned(ReminderSchedule, user, reminder_id)
     records.check_version(schedule, expected)
     if changes.get("follow_up_minutes") and schedule.kind != "checkin":
-        raise InvalidInput("follow_up_minutes", "Only check-in reminders have a follow-up.")
+        raise InvalidInput("follow_up_minutes", FOLLOW_UP_CHECKINS_ONLY)
     for name in ("confirm_within_minutes", "alert_caregivers"):
         if changes.get(name) and schedule.kind != "dose":
-            raise InvalidInput(name, "Only dose reminders have a confirmation window and caregiver alerts.")
+            raise InvalidInput(name, WINDOW_AND_ALERTS_DOSES_ONLY)
     window = changes.get("confirm_within_minutes", schedule.confirm_within_minutes)
     if changes.get("alert_caregivers", schedule.alert_caregivers) and not window:
-        raise InvalidInput("alert_caregivers", "Set confirm_within_minutes to say when a dose counts as missed.")
+        raise InvalidInput("alert_caregivers", ALERTS_NEED_WINDOW)
     # Replanning from now would skip a fire that is due but not yet taken by the jobs.
     moved = any(name in changes and changes[name] != getattr(schedule, name) for name in WHEN_FIELDS)
     records.update_owned(ReminderSchedule, user, reminder_id, changes)

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from backend.api import Boolean, Choice, Instant, Integer, Omitted, Schema, Text, page_schema
+from backend.api import UNTIL_AFTER_SINCE, Boolean, Choice, Instant, Integer, Omitted, Schema, Text, page_schema
 from backend.sharing.models import ROLES, SCOPES
 from backend.sharing.services import MAX_INVITE_HOURS, MAX_LINK_DAYS
 
@@ -93,12 +93,12 @@ class ReportLinkCreateSchema(Schema):
     scopes = ScopesField(load_default=Omitted(["checkins", "doses", "prompts"]))
     expires_in_days = Integer(load_default=Omitted(30), validate=ma.validate.Range(1, MAX_LINK_DAYS))
     since = Instant(past_only=False, metadata={"description": "Fixed start of the report; default: 90 days before each viewing"})
-    until = Instant(past_only=False, metadata={"description": "Fixed end of the report"})
+    until = Instant(past_only=False, rules=[UNTIL_AFTER_SINCE], metadata={"description": "Fixed end of the report"})
 
     @ma.validates_schema
     def _range_in_order(self, data, **kwargs):
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
-            raise ma.ValidationError("Must be after `since`.", "until")
+            raise ma.ValidationError(UNTIL_AFTER_SINCE, "until")
 
     @ma.post_load
     def _dedupe(self, data, **kwargs):

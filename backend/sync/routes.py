@@ -7,7 +7,7 @@ from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
 from backend.accounts.auth import authenticate, current_user
-from backend.api import Blueprint, Schema
+from backend.api import Blueprint, Schema, refused
 from backend.sync import services
 from backend.sync.schema import SCHEMA_VERSION, TABLES, app_schema
 
@@ -78,7 +78,8 @@ class JsonText(ma.fields.Nested):
 
 class PullQuerySchema(Schema):
     last_pulled_at = ChangeNumber(validate=AtLeast(0), allow_none=True, load_default=None, metadata={
-        "description": "The `timestamp` of the last pull; null, 0 or absent for a first sync"})
+        "description": "The `timestamp` of the last pull; null, 0 or absent for a first sync. "
+                       + refused(services.AHEAD)})
     schema_version = ma.fields.Integer(load_default=SCHEMA_VERSION, validate=ma.validate.Range(1), metadata={
         "description": "The app's WatermelonDB schema version"})
     migration = JsonText(MigrationSchema, allow_none=True, load_default=None, metadata={
