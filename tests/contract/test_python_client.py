@@ -6,8 +6,6 @@ import datetime as dt
 import uuid
 from http import HTTPStatus
 
-import pytest
-
 from tests.support import UTC
 
 
