@@ -7,6 +7,7 @@ fires once on that night too.
 """
 
 import datetime as dt
+import functools
 import itertools
 import zoneinfo
 
@@ -24,6 +25,14 @@ def build_triggers(times, days, tz):
     day_of_week = ",".join(days)
     return [CronTrigger(day_of_week=day_of_week, hour=hour, minute=minute, timezone=tz)
             for hour, minute in map(parse_hhmm, sorted(set(times)))]
+
+
+@functools.lru_cache(maxsize=4096)
+def cached_triggers(times, days, tz_name):
+    """The triggers of a (times, days, zone), built once per process: thousands of people share a
+    few schedules (08:00 every day in Europe/Berlin), and building triggers was a third of a
+    dispatch pass. A CronTrigger keeps no state between calls, so one serves every thread."""
+    return tuple(build_triggers(times, days, zoneinfo.ZoneInfo(tz_name)))
 
 
 def earliest_fire_time(triggers, now):
@@ -60,8 +69,7 @@ class Fire:
 
 def iter_fires(times, days, tz_name, after):
     """Fires strictly after `after`, each local date and wall time once, in order."""
-    tz = zoneinfo.ZoneInfo(tz_name)
-    triggers = build_triggers(times, days, tz)
+    triggers = cached_triggers(tuple(times), tuple(days), tz_name)
     after = after.astimezone(dt.timezone.utc)
     # Search from a little earlier: a wall time skipped by spring-forward fires after the gap,
     # but CronTrigger only finds it from a wall time before the gap. Fires up to `after` are
