@@ -31,6 +31,18 @@ EARLIEST_INSTANT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 CLOCK_SKEW_ALLOWED = dt.timedelta(days=1)
 
 
+class FieldErrorSchema(ma.Schema):
+    """What one part of a request got wrong."""
+
+    detail = ma.fields.String(required=True)
+    pointer = ma.fields.String(metadata={"description": "JSON Pointer into the body, e.g. `#/pain`"})
+    field = ma.fields.String(allow_none=True, metadata={"description": "The body field, dotted when nested"})
+    parameter = ma.fields.String(metadata={"description": "The query, path or header parameter"})
+    in_ = ma.fields.String(data_key="in", metadata={"description": "Where the parameter was: query, path or header"})
+    table = ma.fields.String(metadata={"description": "A sync push: the table of the refused record"})
+    id = ma.fields.String(allow_none=True, metadata={"description": "A sync push: the id of the refused record"})
+
+
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details, as every error response of this API is shaped."""
 
@@ -40,7 +52,7 @@ class ProblemSchema(ma.Schema):
     detail = ma.fields.String()
     instance = ma.fields.String()
     errors = ma.fields.List(
-        ma.fields.Dict(),
+        ma.fields.Nested(FieldErrorSchema),
         metadata={"description": "Field errors: `pointer` and `field` for body fields, "
                                  "`parameter` and `in` for query or path parameters, and `detail`."},
     )
@@ -545,9 +557,9 @@ def answer_schema(name, written_with, **answered_only):
     So each is required in the contract, and generated clients never type a field of a record they
     read as maybe missing, nor a field with a default as one a create must send."""
     fields = {}
-    written = written_with._declared_fields
-    id_first = {"id": written["id"]} if "id" in written else {}  # as every listing and export shows it
-    for key, field in {**id_first, **written, **answered_only}.items():
+    every = {**written_with._declared_fields, **answered_only}
+    id_first = {"id": every["id"]} if "id" in every else {}  # as every listing and export shows it
+    for key, field in {**id_first, **every}.items():
         field = copy.copy(field)
         field.required, field.load_default = True, ma.missing
         fields[key] = field

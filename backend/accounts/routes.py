@@ -3,7 +3,7 @@
 from flask.views import MethodView
 
 from backend.accounts import services
-from backend.accounts.schemas import ProfileSchema
+from backend.accounts.schemas import ProfilePatchSchema, ProfileSchema
 from backend.api import Blueprint, patch_schema
 from backend.accounts.auth import authenticate, current_user
 
@@ -18,7 +18,7 @@ class Me(MethodView):
         """Read my profile."""
         return current_user()
 
-    @blp.arguments(patch_schema(ProfileSchema))
+    @blp.arguments(patch_schema(ProfilePatchSchema))
     @blp.response(200, ProfileSchema)
     def patch(self, changes):
         """Change my display name, time zone, quiet hours or notification privacy."""

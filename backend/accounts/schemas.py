@@ -7,7 +7,7 @@ import zoneinfo
 import marshmallow as ma
 
 from backend.accounts.models import NOTIFICATION_PRIVACY
-from backend.api import Boolean, Instant, Schema, Text, WallClockTime, refused
+from backend.api import Boolean, Choice, Instant, Schema, Text, WallClockTime, answer_schema, refused
 
 
 @functools.cache
@@ -55,14 +55,18 @@ class QuietHoursSchema(Schema):
             raise ma.ValidationError(SAME_START_AND_END, "end")
 
 
-class ProfileSchema(Schema):
-    id = ma.fields.UUID(dump_only=True)
+class ProfilePatchSchema(Schema):
+    """What a person changes of their profile (a PATCH any of it)."""
+
     display_name = Text(allow_none=True, validate=ma.validate.Length(1, DISPLAY_NAME_MAX))
     timezone = TimeZoneField()
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True,
                                    metadata={"description": "Non-urgent pushes wait until the end; null for none"})
-    notification_privacy = ma.fields.String(validate=ma.validate.OneOf(NOTIFICATION_PRIVACY), metadata={
+    notification_privacy = ma.fields.String(validate=Choice("NotificationPrivacy", NOTIFICATION_PRIVACY), metadata={
         "description": "`discreet` (default): no health detail in push texts; `detailed`: the user opted in"})
     name_in_caregiver_alerts = Boolean(metadata={
         "description": "Caregiver alerts say your display name (false by default: they name no one)"})
-    created_at = Instant(dump_only=True)
+
+
+ProfileSchema = answer_schema("ProfileSchema", ProfilePatchSchema, id=ma.fields.UUID(dump_only=True),
+                              created_at=Instant(dump_only=True))

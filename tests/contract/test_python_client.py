@@ -67,7 +67,7 @@ def test_bad_input_reads_as_a_422_problem_naming_the_field(api, models, checkins
     problem = response.parsed
     assert isinstance(problem, models.Problem)
     assert problem.status == 422
-    assert [error["field"] for error in problem.errors] == ["pain"]
+    assert [(type(error), error.field, error.pointer) for error in problem.errors] == [(models.FieldError, "pain", "#/pain")]
 
 
 def test_a_missing_check_in_reads_as_a_404_problem(api, models, checkins, clock):
