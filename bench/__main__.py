@@ -2,6 +2,8 @@
 
 A benchmark is a module with a `main()` that prints its own table, writes
 bench/results/<name>.json and returns its results; add it to BENCHMARKS to register it.
+CARELOOP_BENCH_SCALE=0.02 (say) runs every benchmark on a fiftieth of its data and work: a smoke
+run that shows they work, not their figures.
 """
 
 import argparse
@@ -28,7 +30,8 @@ def main(argv=None):
         parser.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
 
     # Before create_app() would configure INFO logging: migration steps are noise here, and so is
-    # the emulator-mode warning that every app the benchmarks build logs.
+    # the warning that every app the benchmarks build logs about the certificates it checks
+    # ID tokens against (this process's loopback stand-in for Google's).
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("backend.accounts.auth").setLevel(logging.ERROR)
     for name in args.names or BENCHMARKS:

@@ -1,15 +1,20 @@
 """Foundation benchmarks: creating check-ins over HTTP, and listing them as the table grows.
 
-1. Create throughput. The real app under gunicorn (validation, Firebase auth, ORM, response
-   schema) against a bare Flask endpoint (bench/bare_app.py) inserting the same row, served the
-   same way and driven by the same client. Aim: app/bare ≥ 0.5. Alongside the rates, the CPU
-   the servers and their PostgreSQL backends spent per request: on a shared machine that cost
-   moves much less than a rate does.
-2. Listing stays flat. A heavy user's year of check-ins walked a page at a time, in a table
-   holding only their rows and in one where a million rows of other users were bulk-loaded
-   around the same rows. Two databases, so that the walks can alternate and load from elsewhere
-   on the machine hits both alike. Aim: ≈ 1×, because the keyset query reads
-   ix_checkins_user_recorded; the EXPLAIN of a page shows it.
+1. Create throughput. The real app (validation, Firebase auth checking each token's RS256
+   signature, ORM, response schema) against a bare Flask endpoint (bench/bare_app.py) inserting
+   the same row, both served as the Dockerfile serves the app (gunicorn with
+   backend/gunicorn_conf.py: 4 workers × 4 threads, the redacting access log, prometheus-client's
+   multiprocess files; the app in production configuration) and driven by the same client, with
+   as many connections as the server has threads. Aim: app/bare ≥ 0.5. Alongside the rates, the
+   CPU the servers and their PostgreSQL backends spent per request: on a shared machine that
+   cost moves much less than a rate does.
+2. Listing stays flat. A heavy user's year of check-ins walked a page at a time (signed tokens,
+   through the app in-process), in a table holding only their rows and in one holding a million
+   rows of other users as well, everyone's rows loaded in the order they were recorded, so the
+   heavy user's rows lie scattered among the others' as they do in production (the heap pages
+   holding them are counted). Two databases, so that the walks can alternate and load from
+   elsewhere on the machine hits both alike. Aim: ≈ 1×, because the keyset query reads
+   ix_checkins_user_recorded; the EXPLAIN of a page shows it (and its heap reads).
 """
 
 import collections
@@ -24,21 +29,21 @@ import uuid
 
 import psycopg
 
-from bench.support import (DEV_ENV, cpu_seconds, fresh_database, gunicorn, machine_load, print_table,
-                           with_children, write_results)
+from bench.support import (app_config, bearer_headers, check_signatures_refused, cpu_seconds, fresh_database,
+                           google_certificates, gunicorn, machine_load, print_table, production_env, scale_note,
+                           scaled, server_concurrency, with_children, write_results)
 
 # Create throughput: each side gets the same requests, concurrency and rounds; the rounds
 # alternate the order (bare, app | app, bare | …) so drift hits both sides alike.
-CREATE_REQUESTS = 3000
-CREATE_ROUNDS = 10
-WARMUP_REQUESTS = 300
-CONCURRENCY = 8  # = gunicorn -w 2 --threads 4
+CREATE_REQUESTS = scaled(3000, 100)
+CREATE_ROUNDS = scaled(10, 2)
+WARMUP_REQUESTS = scaled(300, 50)
 
-# Listing: one heavy user, then a crowd of others around them.
-HEAVY_USER_ROWS = 3000
+# Listing: one heavy user among a crowd of others.
+HEAVY_USER_ROWS = scaled(3000, 300)
 PAGE_LIMIT = 100
-WALKS = 15
-OTHER_USERS = 1000
+WALKS = scaled(15, 3)
+OTHER_USERS = scaled(1000, 10)
 ROWS_PER_OTHER_USER = 1000
 
 LIST_INDEX = "ix_checkins_user_recorded"
@@ -77,8 +82,11 @@ def main():
          f"crowded {listing['crowded']['median_query_ms']:.1f}", f"{listing['sql_ratio_crowded_over_alone']:.2f}",
          "≈ 1"],
     ], ["benchmark", "baseline", "measured", "ratio", "aim"])
-    print(f"  list query uses {LIST_INDEX}: {listing['uses_index']}; "
+    print(f"  list query uses {LIST_INDEX}: {listing['uses_index']}; the heavy user's rows lie on "
+          f"{listing['heap_pages']['alone']:,} heap pages alone, {listing['heap_pages']['crowded']:,} in the crowd; "
           f"machine load per core {load_before} → {results['machine_load_per_core']['end']}")
+    if scale_note():
+        print(scale_note())
     print(f"  {path.relative_to(path.parents[2])}, {results['duration_s']:.0f} s")
     return results
 
@@ -86,34 +94,37 @@ def main():
 # -- 1. create throughput ------------------------------------------------------------------------
 
 def bench_create():
-    from backend import create_app
+    from backend import close_app, create_app
     from backend.accounts.services import user_for_firebase_uid
-    from backend.devtokens import emulator_id_token
     from backend.extensions import db
 
     uid = "bench-creator"
     rng = random.Random(1)
+    concurrency = server_concurrency()
     with fresh_database("create") as url:
-        app = create_app({**DEV_ENV, "DATABASE_URL": url})
+        app = create_app(app_config(url))
         with app.app_context():
             user_id = str(user_for_firebase_uid(uid)[0].id)
-            db.engine.dispose()
-        headers = {"Content-Type": "application/json",
-                   "Authorization": "Bearer " + emulator_id_token(uid, DEV_ENV["FIREBASE_PROJECT_ID"])}
+            db.session.commit()
+        close_app(app)
+        headers = {"Content-Type": "application/json", **bearer_headers(uid)}
 
         def env(side):  # the application name tells the two servers' PostgreSQL backends apart
-            return {**DEV_ENV, "DATABASE_URL": f"{url}?application_name=bench-{side}", "BENCH_USER_ID": user_id}
+            return production_env(f"{url}?application_name=bench-{side}", BENCH_USER_ID=user_id)
 
         with gunicorn("backend:create_app()", env("app"), ready_path="/healthz") as app_server, \
                 gunicorn("bench.bare_app:create_app()", env("bare")) as bare_server, \
                 psycopg.connect(url, autocommit=True) as monitor:
-            sides = {"bare": Side("bare", bare_server, "/checkins", monitor),
-                     "app": Side("app", app_server, "/v1/checkins", monitor)}
+            check_signatures_refused(lambda path, headers: http_get(app_server.port, path, headers))
+            sides = {"bare": Side("bare", bare_server, "/checkins", monitor, concurrency),
+                     "app": Side("app", app_server, "/v1/checkins", monitor, concurrency)}
             for side in sides.values():
                 side.drive(checkin_bodies(rng, WARMUP_REQUESTS), headers, measure=False)
+            fetches_before = google_certificates().fetches
             for n in range(CREATE_ROUNDS):
                 for name in (("bare", "app") if n % 2 == 0 else ("app", "bare")):
                     sides[name].drive(checkin_bodies(rng, CREATE_REQUESTS // CREATE_ROUNDS), headers)
+            measured_fetches = google_certificates().fetches - fetches_before
             stored = monitor.execute("SELECT count(*) FROM checkins").fetchone()[0]
     expected = 2 * (WARMUP_REQUESTS + CREATE_REQUESTS // CREATE_ROUNDS * CREATE_ROUNDS)
     if stored != expected:
@@ -123,7 +134,10 @@ def bench_create():
     result.update({
         "ratio_app_over_bare": round(result["app"]["requests_per_s"] / result["bare"]["requests_per_s"], 3),
         "cpu_ratio_bare_over_app": round(result["bare"]["cpu_ms_per_request"] / result["app"]["cpu_ms_per_request"], 3),
-        "concurrency": CONCURRENCY, "rounds": CREATE_ROUNDS, "server": "gunicorn -w 2 --threads 4",
+        "concurrency": concurrency, "rounds": CREATE_ROUNDS,
+        "server": "gunicorn -c python:backend.gunicorn_conf (the Dockerfile's), CARELOOP_ENV=production",
+        "auth": "RS256 ID tokens checked by firebase-admin against loopback certificates (max-age cached)",
+        "certificate_fetches_while_measured": measured_fetches,
     })
     rows = [(name, result[name]) for name in sides]
     print_table([[name, r["requests"], f"{r['requests_per_s']:.0f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
@@ -135,14 +149,15 @@ def bench_create():
 class Side:
     """One server under test, with the time, latencies and CPU its measured rounds took."""
 
-    def __init__(self, name, server, path, monitor):
+    def __init__(self, name, server, path, monitor, concurrency):
         self.name, self.server, self.path, self.monitor = name, server, path, monitor
+        self.concurrency = concurrency
         self.requests, self.seconds, self.latencies = 0, 0.0, []
         self.cpu = collections.Counter()
 
     def drive(self, bodies, headers, *, measure=True):
         before = self.cpu_snapshot()
-        seconds, latencies = drive(self.server.port, self.path, bodies, headers)
+        seconds, latencies = drive(self.server.port, self.path, bodies, headers, self.concurrency)
         if measure:
             after = self.cpu_snapshot()
             for kind in after:
@@ -182,15 +197,15 @@ def checkin_bodies(rng, count):
     return bodies
 
 
-def drive(port, path, bodies, headers):
-    """POST every body over CONCURRENCY keep-alive connections; returns (seconds, latencies).
+def drive(port, path, bodies, headers, concurrency):
+    """POST every body over `concurrency` keep-alive connections; returns (seconds, latencies).
 
     http.client rather than requests: the client shares the machine with the servers, and the
     lighter it is, the less it flattens the difference between them.
     """
     pending = collections.deque(bodies)
     latencies, failures = [], []
-    start = threading.Barrier(CONCURRENCY + 1)
+    start = threading.Barrier(concurrency + 1)
 
     def client():
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -208,7 +223,7 @@ def drive(port, path, bodies, headers):
                 failures.append(f"{status} {answer[:300]!r}")
         connection.close()
 
-    threads = [threading.Thread(target=client) for _ in range(CONCURRENCY)]
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
     start.wait()
@@ -219,6 +234,18 @@ def drive(port, path, bodies, headers):
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(bodies)} requests to {path} failed, e.g. {failures[0]}")
     return seconds, latencies
+
+
+def http_get(port, path, headers):
+    """One GET on a connection of its own; returns the status."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 def post(connection, path, body, headers):
@@ -239,11 +266,13 @@ def post(connection, path, body, headers):
 def bench_listing():
     now = dt.datetime.now(dt.timezone.utc)
     with fresh_database("list_alone") as alone_url, fresh_database("list_crowded") as crowded_url:
-        alone = Listing(alone_url, now)
-        crowded = Listing(crowded_url, now)
+        alone = Listing(alone_url)
+        crowded = Listing(crowded_url)
+        alone.load(now, others=False)
         began = time.perf_counter()
-        crowded.add_other_users()
+        crowded.load(now, others=True)
         load_seconds = time.perf_counter() - began
+        check_signatures_refused(lambda path, headers: crowded.client.get(path, headers=headers).status_code)
 
         for listing in (alone, crowded):
             listing.walk()  # warm-up
@@ -252,6 +281,7 @@ def bench_listing():
                 listing.timed_walk()
         plans = {"alone": alone.explain(), "crowded": crowded.explain()}
         other_rows = crowded.count_rows() - HEAVY_USER_ROWS
+        heap_pages = {"alone": alone.heap_pages(), "crowded": crowded.heap_pages()}
         alone.close()
         crowded.close()
 
@@ -262,6 +292,8 @@ def bench_listing():
     result = {
         "heavy_user_rows": HEAVY_USER_ROWS, "page_limit": PAGE_LIMIT, "walks": WALKS,
         "other_users": OTHER_USERS, "other_rows": other_rows, "bulk_load_s": round(load_seconds, 1),
+        "load_order": "everyone's rows in the order they were recorded (the heavy user's interleaved)",
+        "heap_pages": heap_pages,
         "alone": alone.summary(), "crowded": crowded.summary(),
         "uses_index": all(any(LIST_INDEX in line for line in plan) for plan in plans.values()),
         "plans": plans,
@@ -279,28 +311,41 @@ def bench_listing():
 class Listing:
     """The heavy user's check-ins in one database, listed through the app's test client."""
 
-    def __init__(self, url, now):
+    def __init__(self, url):
         from backend import create_app
         from backend.accounts.services import user_for_firebase_uid
-        from backend.devtokens import emulator_id_token
         from backend.extensions import db
 
         uid = "bench-heavy-user"
         self.url, self.times, self.query_times = url, [], []
-        self.app = create_app({**DEV_ENV, "DATABASE_URL": url})
+        self.app = create_app(app_config(url))
         with self.app.app_context():
-            user_id = user_for_firebase_uid(uid)[0].id
+            self.user_id = user_for_firebase_uid(uid)[0].id
+            db.session.commit()
             self.queries = PageQueries(db.engine)
         self.client = self.app.test_client()
-        self.headers = {"Authorization": "Bearer " + emulator_id_token(uid, DEV_ENV["FIREBASE_PROJECT_ID"])}
-        with psycopg.connect(url, autocommit=True) as connection:
-            copy_heavy_user_rows(connection, user_id, now)
+        self.uid = uid
+
+    @property
+    def headers(self):
+        return bearer_headers(self.uid)  # a fresh token before the last one runs out, as phones do
+
+    def load(self, now, *, others):
+        """The heavy user's year (the same rows in both databases) and, with `others`, the crowd's,
+        inserted in the order they were recorded, then vacuumed."""
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            staged = [stage_heavy_user_rows(connection, self.user_id, now)]
+            if others:
+                staged.append(stage_other_users_rows(connection))
+            everyone = " UNION ALL ".join(f"SELECT * FROM {table}" for table in staged)
+            connection.execute(f"INSERT INTO checkins SELECT * FROM ({everyone}) AS r ORDER BY recorded_at, id")
             connection.execute("VACUUM (ANALYZE) checkins")
 
-    def add_other_users(self):
-        with psycopg.connect(self.url, autocommit=True) as connection:
-            insert_other_users_rows(connection)
-            connection.execute("VACUUM (ANALYZE) checkins")
+    def heap_pages(self):
+        """How many heap pages hold the heavy user's rows."""
+        with psycopg.connect(self.url) as connection:
+            return connection.execute("SELECT count(DISTINCT (ctid::text::point)[0]) FROM checkins WHERE user_id = %s",
+                                      [self.user_id]).fetchone()[0]
 
     def walk(self):
         """GET /v1/checkins page after page until next_cursor runs out; returns the page count."""
@@ -354,38 +399,43 @@ class Listing:
             db.engine.dispose()
 
 
-def copy_heavy_user_rows(connection, user_id, now):
-    """A year of check-ins, about eight a day, for the heavy user (COPY); the same rows each time."""
+def stage_heavy_user_rows(connection, user_id, now):
+    """A year of check-ins, about eight a day, for the heavy user, copied into a temporary table
+    (the same rows each time); returns its name."""
     rng = random.Random(2)
     step = dt.timedelta(days=365) / HEAVY_USER_ROWS
     columns = ["id", "user_id", "recorded_at", *SCORE_COLUMNS, "sleep_hours", "side_effects",
                "withdrawal_symptoms", "note", "created_at", "updated_at"]
-    with connection.cursor().copy(f"COPY checkins ({', '.join(columns)}) FROM STDIN") as copy:
+    connection.execute("CREATE TEMPORARY TABLE heavy_rows (LIKE checkins INCLUDING DEFAULTS)")
+    with connection.cursor().copy(f"COPY heavy_rows ({', '.join(columns)}) FROM STDIN") as copy:
         for n in range(HEAVY_USER_ROWS):
             recorded_at = now - step * n - dt.timedelta(seconds=rng.randrange(600))
             copy.write_row([uuid.UUID(int=rng.getrandbits(128), version=4), user_id, recorded_at,
                             *(rng.randint(0, high) for high in SCORE_COLUMNS.values()),
                             round(rng.uniform(4, 9), 1), '["dry_mouth"]', "[]", None, recorded_at, recorded_at])
+    return "heavy_rows"
 
 
-def insert_other_users_rows(connection):
-    """OTHER_USERS users with ROWS_PER_OTHER_USER check-ins each over the same year, built in SQL."""
+def stage_other_users_rows(connection):
+    """OTHER_USERS users with ROWS_PER_OTHER_USER check-ins each over the same year, built in SQL
+    into a temporary table; returns its name."""
+    connection.execute("CREATE TEMPORARY TABLE other_rows (LIKE checkins INCLUDING DEFAULTS)")
     connection.execute(
         "INSERT INTO users (id, firebase_uid, timezone, notification_privacy, created_at, updated_at) "
         "SELECT gen_random_uuid(), 'bench-other-' || n, 'UTC', 'discreet', now(), now() "
         "FROM generate_series(1, %s) AS n", [OTHER_USERS])
     scores = ", ".join(f"floor(random() * {high + 1})::smallint" for high in SCORE_COLUMNS.values())
     connection.execute(
-        f"INSERT INTO checkins (id, user_id, recorded_at, {', '.join(SCORE_COLUMNS)}, sleep_hours, "
+        f"INSERT INTO other_rows (id, user_id, recorded_at, {', '.join(SCORE_COLUMNS)}, sleep_hours, "
         "side_effects, withdrawal_symptoms, note, created_at, updated_at) "
         f"SELECT gen_random_uuid(), u.id, at, {scores}, round((4 + random() * 5)::numeric, 1), "
         "'[]', '[]', NULL, at, at "
         "FROM generate_series(1, %(per_user)s) AS n "
         "CROSS JOIN (SELECT id FROM users WHERE firebase_uid LIKE 'bench-other-%%') AS u "
         "CROSS JOIN LATERAL (SELECT now() - n * interval '1 year' / %(per_user)s "
-        "                           - random() * interval '1 hour' AS at) AS t "
-        "ORDER BY n",  # rows arrive interleaved across users, as they would in life
+        "                           - random() * interval '1 hour' AS at) AS t",
         {"per_user": ROWS_PER_OTHER_USER})
+    return "other_rows"
 
 
 class PageQueries:

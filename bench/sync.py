@@ -4,7 +4,8 @@ One fresh PostgreSQL database holds a heavy user's year (3,000 check-ins, 2,500 
 people with a year like it, a user with 10 years (30,000 check-ins, 25,000 doses) and one with 10
 days, all at the same density; every table is loaded in time order across everyone, so no one's
 rows sit together on disk. Each person's rows carry one change number, as if written by one push.
-Requests go through the app's test client, signed in with a Firebase emulator token.
+Requests go through the app's test client, signed in with RS256 ID tokens that firebase-admin
+checks against certificates served on loopback (bench/signed_tokens.py), as production does.
 
 1. Push. 5,000 new records (2,500 check-ins, 2,500 doses) as a phone sends them, `POST
    /v1/sync?last_pulled_at=N` (JSON parsing, every record checked against its REST schema, the
@@ -33,18 +34,18 @@ import uuid
 
 import psycopg
 
-from bench.monitoring import StatementClock
-from bench.support import DEV_ENV, fresh_database, machine_load, print_table, write_results
+from bench.support import (StatementClock, app_config, bearer_headers, check_signatures_refused, fresh_database,
+                           machine_load, print_table, scale_note, scaled, write_results)
 
-PUSH_CHECKINS = PUSH_DOSES = 2500
-PUSH_ROUNDS = 7                  # timed pushes and Core inserts each, after one warm-up of each
-YEAR = {"days": 365, "checkins": 3000, "doses": 2500}
-DECADE = {"days": 3650, "checkins": 30_000, "doses": 25_000}
-RECENT = {"days": 10, "checkins": 82, "doses": 68}  # the decade's density
-OTHER_USERS = 9                  # a year each, like the heavy user's
-PULL_ROUNDS = 15
-EMPTY_PULL_ROUNDS = 200
-MEMORY_ROUNDS = 3
+PUSH_CHECKINS = PUSH_DOSES = scaled(2500, 50)
+PUSH_ROUNDS = scaled(7, 2)       # timed pushes and Core inserts each, after one warm-up of each
+YEAR = {"days": 365, "checkins": scaled(3000, 100), "doses": scaled(2500, 80)}
+DECADE = {"days": 3650, "checkins": scaled(30_000, 1000), "doses": scaled(25_000, 800)}
+RECENT = {"days": 10, "checkins": scaled(82, 3), "doses": scaled(68, 2)}  # the decade's density
+OTHER_USERS = scaled(9, 2)       # a year each, like the heavy user's
+PULL_ROUNDS = scaled(15, 3)
+EMPTY_PULL_ROUNDS = scaled(200, 10)
+MEMORY_ROUNDS = scaled(3, 1)
 LOADED_CHANGE = 2                # every loaded row's change number, and each loaded person's counter
 INSERT_CHUNK = 5000
 MIB = 1024 * 1024
@@ -101,6 +102,8 @@ def main():
           f"{bench.loaded_rows:,} rows loaded in {load_seconds:.0f} s; "
           f"machine load per core {load_before} → {results['machine_load_per_core']['end']}")
     print(f"  {path.relative_to(path.parents[2])}, {results['duration_s']:.0f} s")
+    if scale_note():
+        print(scale_note())
     return results
 
 
@@ -108,12 +111,13 @@ class Person:
     """Someone the benchmark signs in as: a uid, request headers, their user id once created."""
 
     def __init__(self, uid, shape=None):
-        from backend.devtokens import emulator_id_token
-
         self.uid, self.shape = uid, shape
-        self.headers = {"Authorization": "Bearer " + emulator_id_token(uid, DEV_ENV["FIREBASE_PROJECT_ID"])}
         self.user_id = None
         self.timestamp = None  # of their first pull
+
+    @property
+    def headers(self):
+        return bearer_headers(self.uid)  # a fresh token before the last one runs out, as phones do
 
 
 class SyncBench:
@@ -122,7 +126,7 @@ class SyncBench:
         from backend.extensions import db
 
         self.url = url
-        self.app = create_app({**DEV_ENV, "DATABASE_URL": url})
+        self.app = create_app(app_config(url))
         with self.app.app_context():
             self.engine = db.engine
         self.client = self.app.test_client()
@@ -184,6 +188,7 @@ class SyncBench:
 
     def check_first_pulls(self):
         """Each measured person's first pull holds exactly their rows; it gives their timestamp."""
+        check_signatures_refused(lambda path, headers: self.client.get(path, headers=headers).status_code)
         counts = {}
         for person in (self.year, self.decade, self.recent, self.pusher):
             response = self.client.get("/v1/sync", query_string=pull_query(None), headers=person.headers)
