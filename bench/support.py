@@ -86,9 +86,10 @@ def app_config(url, **extra):
 def production_env(url, **extra):
     """The environment of a production process (the Dockerfile's CARELOOP_ENV=production: shared
     limits in Redis, Firebase push) on `url`, for gunicorn and `careloop jobs` subprocesses; the
-    caller's own Careloop, Firebase and Google settings are left out."""
+    caller's own Careloop, Firebase and Google settings are left out (GUNICORN_WORKERS and
+    GUNICORN_THREADS stay: server_concurrency() reads them too)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CARELOOP_", "FIREBASE_", "GOOGLE_", "GUNICORN_", "PROMETHEUS_"))}
+           if not k.startswith(("CARELOOP_", "FIREBASE_", "GOOGLE_", "PROMETHEUS_"))}
     env.update({"CARELOOP_ENV": "production", "DATABASE_URL": url, "FIREBASE_PROJECT_ID": PROJECT_ID,
                 "CARELOOP_FIREBASE_CERTIFICATES_URL": google_certificates().url,
                 "CARELOOP_SECRET_KEY": _secret_key(), "REDIS_URL": REDIS_URL,
