@@ -326,7 +326,8 @@ def _note_flush(session, flush_context):
 
 
 def _note_statement(state):
-    if state.is_insert or state.is_update or state.is_delete:
+    # `writes`: a SELECT that writes all the same, through data-modifying CTEs (records.create_once).
+    if state.is_insert or state.is_update or state.is_delete or state.execution_options.get("writes"):
         state.session.info["wrote"] = True
 
 

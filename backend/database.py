@@ -41,6 +41,14 @@ def insert_rows(model, rows):
     db.session.execute(sa.insert(table), rows)
 
 
+def with_defaults(table, row):
+    """`row` and the Python-side defaults of the columns it leaves out (an INSERT … SELECT, which
+    names its columns itself)."""
+    missing = {column.name: _default(column)() for column in table.c
+               if column.name not in row and column.default is not None and not column.default.is_sequence}
+    return {**row, **missing}
+
+
 def _default(column):
     """A function giving the column's Python-side default (None when it has none)."""
     default = column.default
@@ -49,17 +57,6 @@ def _default(column):
     if default.is_callable:
         return lambda: default.arg(None)
     return lambda: default.arg
-
-
-def upsert_adding(model, row, *, key, column):
-    """Insert `row`, or add one to `column` of the row with the same `key`; returns the new value.
-
-    The row stays locked until the transaction ends, so concurrent callers take turns."""
-    table = model.__table__
-    statement = (_insert(model).values(**row)
-                 .on_conflict_do_update(index_elements=[key], set_={column: table.c[column] + 1})
-                 .returning(table.c[column]))
-    return db.session.scalar(statement)
 
 
 def _insert(model):

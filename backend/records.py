@@ -19,8 +19,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from backend.api import Cursor
-from backend.database import insert_once, insert_rows, owned, upsert_adding
-from backend.errors import Conflict, NotFound, PreconditionFailed
+from sqlalchemy.dialects import postgresql, sqlite
+
+from backend.database import insert_once, insert_rows, owned, with_defaults
+from backend.errors import AccountGone, Conflict, NotFound, PreconditionFailed
 from backend.extensions import db
 from backend.sqltypes import UTCDateTime, utcnow
 
@@ -46,9 +48,27 @@ def next_change(user_id):
     """
     taken = db.session.info.setdefault("change_numbers", {})
     if user_id not in taken:
-        taken[user_id] = upsert_adding(ChangeCounter, {"user_id": user_id, "seq": FIRST_CHANGE + 1},
-                                       key="user_id", column="seq")
+        seq = db.session.scalar(_bump(user_id))
+        if seq is None:
+            raise AccountGone(user_id)
+        taken[user_id] = seq
     return taken[user_id]
+
+
+def _bump(user_id):
+    """The statement that takes the person's next change number: an INSERT … SELECT of their
+    counter that adds one on conflict, returning it; no row when the person no longer exists (a
+    signed-in id known to this process may outlive an account deleted elsewhere: it never writes)."""
+    counters, users = ChangeCounter.__table__, db.metadata.tables["users"]
+    return (_dialect_insert(counters)
+            .from_select(["user_id", "seq"], sa.select(*_values(counters, {"user_id": user_id, "seq": FIRST_CHANGE + 1}))
+                         .where(sa.exists().where(users.c.id == user_id)))
+            .on_conflict_do_update(index_elements=["user_id"], set_={"seq": counters.c.seq + 1})
+            .returning(counters.c.seq))
+
+
+def _dialect_insert(table):
+    return (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def last_change(user_id):
@@ -123,25 +143,30 @@ def check_version(record, expected):
                                  headers={"ETag": record.etag})
 
 
-def create_once(model, user, data, on_create=None):
+def create_once(model, user, data, on_create=None, along=()):
     """Insert a record under its client id; a retry of the same create returns the stored record,
     and the same id with other content is a 409 that names the fields and the record's URL.
 
-    `on_create(record)` runs only when this call inserted it (a retry records no second event).
+    `on_create(record)` runs only when this call inserted it (a retry records no second event);
+    so are the `along` rows, `(table, row)` pairs such as the record's outbox event.
 
     One INSERT … ON CONFLICT DO NOTHING RETURNING: the stored record is read only when the id
-    exists already (retries are rare, and a look-up first would cost every create a query).
+    exists already (retries are rare, and a look-up first would cost every create a query). On
+    PostgreSQL the change number and the `along` rows go in the same statement (`_insert_new`).
     """
     existing = db.session.identity_map.get(db.session.identity_key(model, data["id"]))
     if existing is None:
-        record = insert_once(model, {**data, "user_id": user.id, "sync_seq": next_change(user.id)})
+        record = _insert_new(model, {**data, "user_id": user.id}, along)
         if record is not None:
             if on_create is not None:
                 on_create(record)
             return record
         # Stored before, by an earlier try or a concurrent retry: answer with that one.
         existing = db.session.get(model, data["id"], populate_existing=True)
-        if existing is None:  # deleted for good in between (the account went): nothing to answer with
+        if existing is None:  # no change number was taken (the account is gone), or removed just now
+            users = db.metadata.tables["users"]
+            if db.session.scalar(sa.select(users.c.id).where(users.c.id == user.id)) is None:
+                raise AccountGone(user.id)
             raise Conflict("A record with this id was just removed.")
     if existing.user_id != user.id:
         raise Conflict("A record with this id already exists.")
@@ -156,6 +181,50 @@ def create_once(model, user, data, on_create=None):
                     for name in differing],
             headers={"Location": location}, members={"record": location})
     return existing
+
+
+def _insert_new(model, row, along):
+    """Insert `row` under the person's change number unless its id exists, and then the `along`
+    rows; returns the new ORM object, or None.
+
+    PostgreSQL: one statement and one round trip, whose data-modifying CTEs take the change
+    number, insert the record, and insert each `along` row for each record inserted (none on a
+    retry). A create is then one statement and the commit. Elsewhere (SQLite, in-process): one
+    statement each.
+    """
+    user_id = row["user_id"]
+    if db.session.get_bind().dialect.name != "postgresql":
+        record = insert_once(model, {**row, "sync_seq": next_change(user_id)})
+        if record is not None:
+            for table, extra in along:
+                db.session.execute(sa.insert(table), [extra])
+        return record
+    taken = db.session.info.setdefault("change_numbers", {})
+    if user_id in taken:
+        change = sa.select(sa.literal(taken[user_id], sa.BigInteger).label("seq")).cte("change")
+    else:
+        change = _bump(user_id).cte("change")
+    table = model.__table__
+    row = {name: value for name, value in with_defaults(table, row).items() if name != "sync_seq"}
+    created = (postgresql.insert(table)
+               .from_select([*row, "sync_seq"], sa.select(*_values(table, row), change.c.seq), include_defaults=False)
+               .on_conflict_do_nothing().returning(*table.c).cte("created"))
+    statement = sa.select(created)
+    for n, (other, extra) in enumerate(along):
+        extra = with_defaults(other, extra)
+        statement = statement.add_cte(
+            sa.insert(other).from_select(list(extra), sa.select(*_values(other, extra)).select_from(created),
+                                         include_defaults=False)
+            .cte(f"along_{n}"))
+    record = db.session.scalars(sa.select(model).from_statement(statement).execution_options(writes=True)).first()
+    if record is not None:
+        taken[user_id] = record.sync_seq  # the number this transaction's other writes reuse
+    return record
+
+
+def _values(table, row):
+    """The row's values as typed bind parameters, for an INSERT … SELECT."""
+    return [sa.literal(value, table.c[name].type) for name, value in row.items()]
 
 
 def create_many(model, user, rows, on_create=None):

@@ -9,7 +9,7 @@ def record_checkin(user, data):
     """Store a check-in under its client id (a retry returns the one already stored). Its event
     lets the jobs answer the reminders it was done for and run the monitoring rules."""
     return records.create_once(CheckIn, user, data,
-                               on_create=lambda c: events.record(events.CheckInRecorded(user.id, c.id)))
+                               along=[events.outbox_entry(events.CheckInRecorded(user.id, data["id"]))])
 
 
 def record_checkins(user, rows):

@@ -14,7 +14,7 @@ from backend.extensions import db
 def log_dose(user, data):
     """Store a dose under its client id; a retry returns the one already stored."""
     return records.create_once(Dose, user, data,
-                               on_create=lambda d: events.record(events.DoseLogged(user.id, d.id)))
+                               along=[events.outbox_entry(events.DoseLogged(user.id, data["id"]))])
 
 
 def log_doses(user, rows):

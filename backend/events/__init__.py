@@ -52,6 +52,14 @@ def record(event):
     db.session.add(Event(**_row(event)))
 
 
+def outbox_entry(event):
+    """`event` as a (table, row) pair, for a statement that writes it with the change it follows
+    (records.create_once's `along`: one round trip for a new record and its event)."""
+    from backend.events.models import Event
+
+    return Event.__table__, _row(event)
+
+
 def _row(event):
     # Not dataclasses.asdict: it deep-copies every field, a third of a 5,000-record sync push.
     payload = {field.name: str(getattr(event, field.name)) for field in dataclasses.fields(event)
