@@ -65,6 +65,17 @@ class Unauthorized(Problem):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="careloop"'})
 
 
+class AccountGone(Unauthorized):
+    """The signed-in account no longer exists: deleted, from another of the person's devices, while
+    this process still knew its id. Signing in again starts a new account."""
+
+    slug = "account-deleted"
+
+    def __init__(self, user_id):
+        super().__init__("This account was deleted. Sign in again to start a new one.")
+        self.user_id = user_id
+
+
 class InvalidInput(Problem):
     """A request that parsed but breaks a rule that needs more than one field or the database."""
 

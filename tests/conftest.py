@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from backend import budgets, create_app
+from backend.accounts.auth import known_accounts
 from backend.config import DEV_PROJECT_ID
 from backend.devtokens import emulator_id_token
 from backend.extensions import db, limiter
@@ -92,17 +93,20 @@ def clean_database(request):
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits(request):
-    """Rate-limit counters live in the limiter's memory, beyond the per-test database reset."""
+def fresh_process_memory(request):
+    """Rate-limit counters and the accounts a process knows live in its memory, beyond the per-test
+    database reset (which deletes accounts behind the app's back)."""
     if "app" not in request.fixturenames:
         yield
         return
-    request.getfixturevalue("app")
+    app = request.getfixturevalue("app")
     limiter.reset()
     budgets.reset()
+    known_accounts(app).clear()
     yield
     limiter.reset()
     budgets.reset()
+    known_accounts(app).clear()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from backend.accounts.auth import known_accounts
 from backend.config import DEV_PROJECT_ID
 from backend.devtokens import emulator_id_token
 from backend.extensions import db
@@ -127,6 +128,7 @@ def add_records(person, create_checkin, create_dose):
 
 
 def delete_all_rows(app):
+    known_accounts(app).clear()  # the accounts go behind the app's back
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as connection:

@@ -2,6 +2,8 @@
 
 import logging
 import os
+import threading
+import time
 import uuid
 
 import firebase_admin
@@ -11,10 +13,11 @@ from firebase_admin import auth as firebase_auth
 from firebase_admin import credentials
 from flask import current_app, g, request
 
+from backend.accounts.models import User
 from backend.accounts.schemas import DISPLAY_NAME_MAX, ProfileSchema
 from backend.accounts.services import user_for_firebase_uid
 from backend.config import ConfigError
-from backend.errors import Problem, Unauthorized
+from backend.errors import AccountGone, Problem, Unauthorized, handle_problem
 from backend.extensions import db
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ class PublicKeysOnly(credentials.Base):
 
 def init_app(app):
     """Bind a firebase-admin app (one per Flask app) for ID token verification."""
+    app.extensions["careloop_known_accounts"] = KnownAccounts()
+    app.register_error_handler(AccountGone, _account_gone)
     emulator_host = app.config.get("FIREBASE_AUTH_EMULATOR_HOST")
     if emulator_host:
         # firebase-admin reads this from the environment; it makes the SDK accept unsigned tokens,
@@ -112,15 +117,99 @@ def verify_bearer_token():
         raise TokenVerificationUnavailable("ID tokens cannot be verified right now; try again shortly.") from None
 
 
+class KnownAccounts:
+    """Firebase uid -> account id, per app and process: a verified token names its account without a query
+    (looking it up was a fifth of a check-in create). Only the id is kept, never the profile, which
+    other processes may change. An entry lives `TTL` seconds and goes at once where its account is
+    deleted; elsewhere a stale id cannot act: no write finds its change counter, no profile read
+    finds its row (both AccountGone, a 401 that drops the entry), and reads by it find nothing."""
+
+    TTL = 60.0
+    MAX = 100_000
+
+    def __init__(self):
+        self._ids = {}
+        self._lock = threading.Lock()
+
+    def get(self, uid):
+        known = self._ids.get(uid)
+        return known[0] if known and known[1] > time.monotonic() else None
+
+    def add(self, uid, user_id):
+        with self._lock:
+            if len(self._ids) >= self.MAX:
+                self._ids.clear()
+            self._ids[uid] = (user_id, time.monotonic() + self.TTL)
+
+    def forget(self, user_id):
+        with self._lock:
+            for uid in [uid for uid, (known, _) in self._ids.items() if known == user_id]:
+                del self._ids[uid]
+
+    def clear(self):
+        with self._lock:
+            self._ids.clear()
+
+
+class SignedInUser:
+    """The caller, as services are given it: the account id at once, and the User row (one query)
+    the first time anything else of it is read or set in the request."""
+
+    __slots__ = ("id", "_row")
+
+    def __init__(self, user_id, row=None):
+        object.__setattr__(self, "id", user_id)
+        object.__setattr__(self, "_row", row)
+
+    @property
+    def row(self):
+        if self._row is None:
+            row = db.session.get(User, self.id)
+            if row is None:
+                raise AccountGone(self.id)
+            object.__setattr__(self, "_row", row)
+        return self._row
+
+    def __getattr__(self, name):
+        return getattr(self.row, name)
+
+    def __setattr__(self, name, value):
+        setattr(self.row, name, value)
+
+    def __repr__(self):
+        return f"<SignedInUser {self.id}>"
+
+
 def authenticate():
-    """before_request hook of the authenticated blueprints: load (or create) the calling user."""
+    """before_request hook of the authenticated blueprints: the calling user, created on first sight."""
     if request.method == "OPTIONS":
         return
     claims = verify_bearer_token()
-    g.user, created = user_for_firebase_uid(claims["uid"], display_name=token_display_name(claims.get("name")))
+    known = known_accounts(current_app)
+    user_id = known.get(claims["uid"])
+    if user_id is not None:
+        g.user = SignedInUser(user_id)
+        return
+    user, created = user_for_firebase_uid(claims["uid"], display_name=token_display_name(claims.get("name")))
     if created:
         # Signing up is its own unit of work: the request that follows may be a read.
         db.session.commit()
+    known.add(claims["uid"], user.id)
+    g.user = SignedInUser(user.id, user)
+
+
+def known_accounts(app):
+    return app.extensions["careloop_known_accounts"]
+
+
+def forget_account(user_id):
+    """The account is gone: its id is no longer what its uid signs in as."""
+    known_accounts(current_app).forget(user_id)
+
+
+def _account_gone(error):
+    forget_account(error.user_id)
+    return handle_problem(error)
 
 
 def token_display_name(name):

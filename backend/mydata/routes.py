@@ -4,7 +4,7 @@ from flask import current_app, g
 from flask.views import MethodView
 
 from backend.api import Blueprint
-from backend.accounts.auth import authenticate, current_user
+from backend.accounts.auth import authenticate, current_user, forget_account
 from backend.extensions import limiter
 from backend.mydata import fhir, services
 from backend.mydata.schemas import AccountDeletionSchema, ExportQuerySchema, ExportSchema, FhirBundleSchema
@@ -87,4 +87,6 @@ class MyAccount(MethodView):
     @blp.response(204)
     def delete(self, confirmation):
         """Delete my account and all my data, at once and for good (export it first)."""
-        services.delete_account(current_user())
+        user = current_user()
+        services.delete_account(user)
+        forget_account(user.id)
