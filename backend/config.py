@@ -28,7 +28,9 @@ def load_config(instance_path, overrides=None):
         "CARELOOP_ENV": careloop_env,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(env.get("DATABASE_URL") or default_db),
         # hide_parameters: a failing statement's values (people's notes, answers) never reach a log.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        # No ping per checkout (a round trip on every request): a connection the database dropped
+        # fails its one request with a 503 and Retry-After, and SQLAlchemy then renews the pool.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False, "hide_parameters": True},
         # Keys the hashes of invite codes and report-link tokens (HMAC): a copy of the database
         # alone is not enough to brute-force a short code offline.
         "SECRET_KEY": env.get("CARELOOP_SECRET_KEY") or (None if production else DEV_SECRET_KEY),
