@@ -12,6 +12,7 @@ in commit order, and a pull that reads the committed counter `n` and then every 
 """
 
 import datetime as dt
+import functools
 import uuid
 
 import sqlalchemy as sa
@@ -48,27 +49,31 @@ def next_change(user_id):
     """
     taken = db.session.info.setdefault("change_numbers", {})
     if user_id not in taken:
-        seq = db.session.scalar(_bump(user_id))
+        seq = db.session.scalar(_bump(_dialect()), {"change_user_id": user_id})
         if seq is None:
             raise AccountGone(user_id)
         taken[user_id] = seq
     return taken[user_id]
 
 
-def _bump(user_id):
-    """The statement that takes the person's next change number: an INSERT … SELECT of their
-    counter that adds one on conflict, returning it; no row when the person no longer exists (a
-    signed-in id known to this process may outlive an account deleted elsewhere: it never writes)."""
+@functools.cache
+def _bump(dialect):
+    """The statement that takes a person's next change number (`change_user_id`): an INSERT … SELECT
+    of their counter that adds one on conflict, returning it; no row when the person no longer
+    exists (a signed-in id known to a process may outlive an account deleted elsewhere: it never
+    writes). Built once: statements are reused with new parameters."""
     counters, users = ChangeCounter.__table__, db.metadata.tables["users"]
-    return (_dialect_insert(counters)
-            .from_select(["user_id", "seq"], sa.select(*_values(counters, {"user_id": user_id, "seq": FIRST_CHANGE + 1}))
+    user_id = sa.bindparam("change_user_id", type_=counters.c.user_id.type)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(counters)
+            .from_select(["user_id", "seq"], sa.select(user_id, sa.literal(FIRST_CHANGE + 1, sa.BigInteger))
                          .where(sa.exists().where(users.c.id == user_id)))
             .on_conflict_do_update(index_elements=["user_id"], set_={"seq": counters.c.seq + 1})
             .returning(counters.c.seq))
 
 
-def _dialect_insert(table):
-    return (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+def _dialect():
+    return db.session.get_bind().dialect.name
 
 
 def last_change(user_id):
@@ -193,38 +198,55 @@ def _insert_new(model, row, along):
     statement each.
     """
     user_id = row["user_id"]
-    if db.session.get_bind().dialect.name != "postgresql":
+    if _dialect() != "postgresql":
         record = insert_once(model, {**row, "sync_seq": next_change(user_id)})
         if record is not None:
             for table, extra in along:
                 db.session.execute(sa.insert(table), [extra])
         return record
     taken = db.session.info.setdefault("change_numbers", {})
-    if user_id in taken:
-        change = sa.select(sa.literal(taken[user_id], sa.BigInteger).label("seq")).cte("change")
-    else:
-        change = _bump(user_id).cte("change")
-    table = model.__table__
-    row = {name: value for name, value in with_defaults(table, row).items() if name != "sync_seq"}
-    created = (postgresql.insert(table)
-               .from_select([*row, "sync_seq"], sa.select(*_values(table, row), change.c.seq), include_defaults=False)
-               .on_conflict_do_nothing().returning(*table.c).cte("created"))
-    statement = sa.select(created)
-    for n, (other, extra) in enumerate(along):
-        extra = with_defaults(other, extra)
-        statement = statement.add_cte(
-            sa.insert(other).from_select(list(extra), sa.select(*_values(other, extra)).select_from(created),
-                                         include_defaults=False)
-            .cte(f"along_{n}"))
-    record = db.session.scalars(sa.select(model).from_statement(statement).execution_options(writes=True)).first()
+    statement, columns = _create_statement(model, tuple(table for table, _ in along), user_id in taken)
+    params = {"change_seq": taken.get(user_id), "change_user_id": user_id}
+    for prefix, table, values in (("r", model.__table__, row), *((f"a{n}", table, extra)
+                                                                 for n, (table, extra) in enumerate(along))):
+        values = with_defaults(table, values)
+        params.update({f"{prefix}_{name}": values.get(name) for name in columns[prefix]})
+    record = db.session.scalars(statement, params).first()
     if record is not None:
         taken[user_id] = record.sync_seq  # the number this transaction's other writes reuse
     return record
 
 
-def _values(table, row):
-    """The row's values as typed bind parameters, for an INSERT … SELECT."""
-    return [sa.literal(value, table.c[name].type) for name, value in row.items()]
+@functools.lru_cache(maxsize=64)
+def _create_statement(model, along_tables, numbered):
+    """`_insert_new`'s statement for a model and the tables of its `along` rows, built once (its
+    construction cost more than the database's work) with every value a named parameter: the
+    change number (`change_seq` when this transaction has one, else the bump's `change_user_id`),
+    `r_<column>` for the record and `a<n>_<column>` for each along row. Returns it and the
+    columns each prefix binds."""
+    if numbered:
+        change = sa.select(sa.bindparam("change_seq", type_=sa.BigInteger).label("seq")).cte("change")
+    else:
+        change = _bump("postgresql").cte("change")
+    table = model.__table__
+    columns = {"r": [column.name for column in table.c if column.name != "sync_seq"]}
+    created = (postgresql.insert(table)
+               .from_select([*columns["r"], "sync_seq"],
+                            sa.select(*_parameters("r", table, columns["r"]), change.c.seq), include_defaults=False)
+               .on_conflict_do_nothing().returning(*table.c).cte("created"))
+    statement = sa.select(created)
+    for n, other in enumerate(along_tables):
+        prefix = f"a{n}"
+        columns[prefix] = [column.name for column in other.c if column is not other.autoincrement_column]
+        statement = statement.add_cte(
+            sa.insert(other).from_select(columns[prefix], sa.select(*_parameters(prefix, other, columns[prefix]))
+                                         .select_from(created), include_defaults=False)
+            .cte(f"along_{n}"))
+    return sa.select(model).from_statement(statement).execution_options(writes=True), columns
+
+
+def _parameters(prefix, table, names):
+    return [sa.bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in names]
 
 
 def create_many(model, user, rows, on_create=None):

@@ -44,6 +44,7 @@ class PublicKeysOnly(credentials.Base):
 def init_app(app):
     """Bind a firebase-admin app (one per Flask app) for ID token verification."""
     app.extensions["careloop_known_accounts"] = KnownAccounts()
+    app.extensions["careloop_verified_tokens"] = VerifiedTokens()
     app.register_error_handler(AccountGone, _account_gone)
     emulator_host = app.config.get("FIREBASE_AUTH_EMULATOR_HOST")
     if emulator_host:
@@ -98,14 +99,45 @@ def firebase_app():
     return current_app.extensions["firebase_app"]
 
 
+class VerifiedTokens:
+    """ID tokens this app verified in this process, with their claims, until they expire. A phone
+    sends the same token for up to an hour, and checking its RS256 signature again (through
+    firebase-admin's certificate look-up in its HTTP cache) was a third of a create's CPU. Keyed by
+    the whole token: any other token, a forged one included, is verified afresh; one past its `exp`
+    is handed to firebase-admin again, which refuses it."""
+
+    MAX = 10_000
+
+    def __init__(self):
+        self._claims = {}
+        self._lock = threading.Lock()
+
+    def get(self, token):
+        claims = self._claims.get(token)
+        return claims if claims is not None and claims["exp"] > time.time() else None
+
+    def add(self, token, claims):
+        with self._lock:
+            if len(self._claims) >= self.MAX:
+                del self._claims[next(iter(self._claims))]  # the oldest
+            self._claims[token] = claims
+
+
 def verify_bearer_token():
     """Return the verified claims of the request's bearer token, or raise 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Send 'Authorization: Bearer <Firebase ID token>'.")
+    verified = current_app.extensions["careloop_verified_tokens"]
+    claims = verified.get(token)
+    if claims is not None:
+        return claims
     try:
-        return firebase_auth.verify_id_token(token.strip(), app=firebase_app())
+        claims = firebase_auth.verify_id_token(token, app=firebase_app())
+        verified.add(token, claims)
+        return claims
     except firebase_auth.ExpiredIdTokenError:
         raise Unauthorized("The ID token has expired.") from None
     except firebase_auth.RevokedIdTokenError:
