@@ -143,7 +143,12 @@ def retention_days(setting):
 
 
 def check_config(config):
-    """Refuse configurations that would be unsafe in production."""
+    """Refuse configurations that would be unsafe in production, or that contradict themselves."""
+    emulator = config.get("FIREBASE_AUTH_EMULATOR_HOST") or os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")
+    if config.get("CARELOOP_FIREBASE_CERTIFICATES_URL") and emulator:
+        # The SDK would skip the very signature check the certificates are for.
+        raise ConfigError("CARELOOP_FIREBASE_CERTIFICATES_URL needs signed tokens: unset FIREBASE_AUTH_EMULATOR_HOST "
+                          "(on by default in development) in the configuration and the environment")
     if config["CARELOOP_ENV"] != "production":
         return
     if config.get("FIREBASE_AUTH_EMULATOR_HOST") or os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):

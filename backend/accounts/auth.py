@@ -52,11 +52,7 @@ def init_app(app):
         # which config.check_config refuses in production.
         os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = emulator_host
         log.warning("Firebase Auth emulator mode: ID tokens are NOT signature-checked (development only)")
-    certificates_url = app.config.get("CARELOOP_FIREBASE_CERTIFICATES_URL")
-    if certificates_url and (emulator_host or os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")):
-        # The SDK would skip the very signature check the certificates are for.
-        raise ConfigError("CARELOOP_FIREBASE_CERTIFICATES_URL needs signed tokens: unset FIREBASE_AUTH_EMULATOR_HOST "
-                          "(on by default in development) in the configuration and the environment")
+    certificates_url = app.config.get("CARELOOP_FIREBASE_CERTIFICATES_URL")  # config.check_config: no emulator
     # Push sends from a firebase-admin app of its own, with credentials. A uuid, not id(app): ids
     # of collected Flask apps are reused, and firebase-admin refuses a name it has seen.
     sdk_app = firebase_admin.initialize_app(
