@@ -253,6 +253,22 @@ def _send_request_id(response):
     return response
 
 
+def end_session(exc):
+    """End the request's database session (before Flask-SQLAlchemy's teardown, which then has
+    nothing left to do). A read commits nothing, so its transaction is still open here: ending it on
+    a connection lost since its last statement raises, and from a teardown that turns an answer
+    already made into the server's bare 500. Nothing of a read needs keeping, and the database
+    rolls back a dropped connection's transaction itself: the connection is let go instead."""
+    session = current_app.extensions["sqlalchemy"].session
+    try:
+        session.remove()
+    except MAYBE_UNAVAILABLE as error:
+        if not unavailable(error):
+            raise
+        session().invalidate()
+        session.remove()
+
+
 def init_app(app):
     app.register_error_handler(Problem, handle_problem)
     app.register_error_handler(HTTPException, handle_http_exception)
@@ -261,3 +277,5 @@ def init_app(app):
         app.register_error_handler(error, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
     app.after_request(_send_request_id)
+    # Registered after the extensions, so it runs before Flask-SQLAlchemy's own teardown.
+    app.teardown_appcontext(end_session)

@@ -50,3 +50,36 @@ def test_a_database_outage_is_a_503_with_retry_after_logged_once_and_the_retry_l
         assert client.post("/v1/checkins", json=body, headers=person.headers).status_code == 201
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CheckIn)) == 20
+
+
+def test_a_connection_lost_between_a_read_and_the_end_of_its_request_leaves_the_answer_alone(proxied, caplog):
+    """A read commits nothing, so its transaction is still open when the request ends; a connection
+    lost in between must not turn an answer already made into the server's bare 500 (found by the
+    soak, bench/soak: gunicorn answered an HTML 500 for GET /v1/checkins at the database cut)."""
+    app, proxy = proxied
+    cut_after_the_view = []
+
+    @app.after_request
+    def cut(response):
+        if cut_after_the_view:
+            proxy.cut()
+        return response
+
+    client = app.test_client()
+    person = Person(app, "faults-read")
+    created = client.post("/v1/checkins", json=checkin_body(), headers=person.headers)
+    assert created.status_code == 201
+
+    outages.reset()
+    cut_after_the_view.append(True)
+    with caplog.at_level(logging.INFO):
+        response = client.get("/v1/checkins", headers=person.headers)
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json["items"]] == [created.json["id"]]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+    cut_after_the_view.clear()
+    proxy.restore()
+    statuses = [client.get("/v1/checkins", headers=person.headers).status_code for _ in range(3)]
+    assert statuses[-1] == 200 and set(statuses) <= {200, 503}   # a pooled connection that died: one 503
+
