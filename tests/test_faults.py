@@ -7,9 +7,13 @@ import logging
 import pytest
 import sqlalchemy as sa
 
+import jobs
+from backend import events
 from backend.checkins.models import CheckIn
 from backend.errors import outages
+from backend.events.models import Event
 from backend.extensions import db
+from backend.monitoring import handlers
 from tests.conftest import Person
 from tests.fakes.tcp_proxy import TCPProxy
 from tests.postgres import app_on, own_postgres_database
@@ -83,3 +87,35 @@ def test_a_connection_lost_between_a_read_and_the_end_of_its_request_leaves_the_
     statuses = [client.get("/v1/checkins", headers=person.headers).status_code for _ in range(3)]
     assert statuses[-1] == 200 and set(statuses) <= {200, 503}   # a pooled connection that died: one 503
 
+
+def test_a_connection_lost_inside_an_event_handler_is_a_database_outage_not_a_failed_handler(proxied, caplog,
+                                                                                            monkeypatch):
+    """The monitor job meeting a lost connection in a handler backs off as from any outage: one
+    warning, no error with a traceback, the event kept pending (not counted as a failed attempt)
+    and handled once the database is back (found by the soak, bench/soak)."""
+    app, proxy = proxied
+    client = app.test_client()
+    person = Person(app, "faults-handler")
+    assert client.post("/v1/checkins", json=checkin_body(side_effects=["fainting"]),
+                       headers=person.headers).status_code == 201
+
+    def cut_then_handle(event, now):
+        proxy.cut()
+        return handlers.on_checkin(event, now)
+
+    table = app.extensions["careloop.registry"].event_handlers
+    monkeypatch.setitem(table, events.CheckInRecorded, [cut_then_handle if handler is handlers.on_checkin else handler
+                                                        for handler in table[events.CheckInRecorded]])
+    monitor = jobs.JobRunner(app, next(job for job in jobs.JOBS if job.name == "monitor"))
+    with caplog.at_level(logging.INFO):
+        assert monitor() is None
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("job monitor: database unavailable" in r.getMessage() for r in caplog.records)
+
+    proxy.restore()
+    monkeypatch.undo()
+    monitor.resume_at = 0.0
+    assert monitor()
+    with app.app_context():
+        [event] = db.session.scalars(sa.select(Event)).all()
+        assert event.processed_at is not None and event.attempts == 1 and event.last_error is None

@@ -54,6 +54,10 @@ def handle(row, now):
             with db.session.begin_nested():
                 handler(event, now)
         except Exception as error:  # one failing handler must not block the others
+            if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+                # The connection is gone, not the handler wrong: the job rolls the batch back and
+                # backs off as from any outage; the events are handled once the database is back.
+                raise
             failed = True
             log.error("event %s #%s: handler %s failed with %s\n%s", row.name, row.id, handler.__name__,
                       type(error).__name__, where(error))
