@@ -5,13 +5,16 @@ It answers ``POST /v1/projects/{project}/messages:send`` the way FCM does: a req
 ``{"message": {...}, "validate_only"?: bool}``, a bearer token required, success as
 ``{"name": "projects/{project}/messages/<id>"}`` and failures as Google API error bodies
 carrying the FCM error detail the SDK parses into its exception types. It records every
-message it received and counts every request, so tests can also see the SDK's own retries.
-`latency` gives every answer FCM's round trip (benchmarks).
+message it received (with when, and the error it answered, if any) and counts every request,
+so tests can also see the SDK's own retries. `latency` gives every answer FCM's round trip
+(benchmarks); `fail_at_random` answers a share of requests with errors, as FCM does on a bad day
+(the soak).
 
     with FakeFCMServer() as fcm:
         fcm.fail("UNREGISTERED", token="dead-token")
         fcm.fail("QUOTA_EXCEEDED", retry_after="3600")   # every other token
         fcm.delay(2.0, token="slow-token")
+        fcm.fail_at_random({"UNAVAILABLE": 0.03, "QUOTA_EXCEEDED": 0.02}, retry_after="20")
         ...  # point FirebaseTransport(app, endpoint=fcm.url) at it
         assert fcm.messages[0]["token"] == "..."
 """
@@ -20,9 +23,11 @@ import dataclasses
 import http.server
 import itertools
 import json
+import random
 import re
 import socket
 import threading
+import time
 
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 
@@ -49,6 +54,8 @@ class ReceivedMessage:
     message: dict
     validate_only: bool
     authorization: str
+    answer: str | None = None      # the FCM error code it was answered with; None: success
+    at: float = 0.0                # when it was received (time.time())
 
 
 @dataclasses.dataclass
@@ -76,6 +83,9 @@ class FakeFCMServer:
         self._request_count = 0
         self._requests_by_token = {}
         self._rules = {}              # token (None: every token) → _Rule
+        self._random_errors = {}      # FCM error code → share of requests answered with it
+        self._random_retry_after = None
+        self._random = random.Random()
         self._ids = itertools.count(1)
         self._connections = set()
         self._httpd = None
@@ -134,6 +144,21 @@ class FakeFCMServer:
         with self._lock:
             self._rules[token] = _Rule(error=error, retry_after=retry_after, times=times)
 
+    def fail_at_random(self, shares, retry_after=None, seed=None):
+        """Answer a share of requests with FCM errors, e.g. {"UNAVAILABLE": 0.03, "QUOTA_EXCEEDED":
+        0.02}: each is a share of all requests, drawn independently for each one (an SDK retry may
+        meet another). A rule for a token (fail, delay) comes first. retry_after is sent verbatim as
+        the Retry-After header of these answers; {} stops them."""
+        unknown = set(shares) - set(ERRORS)
+        if unknown:
+            raise ValueError(f"unknown FCM errors {sorted(unknown)}; known: {sorted(ERRORS)}")
+        if sum(shares.values()) > 1:
+            raise ValueError("the shares add up to more than every request")
+        with self._lock:
+            self._random_errors, self._random_retry_after = dict(shares), retry_after
+            if seed is not None:
+                self._random.seed(seed)
+
     def delay(self, seconds, token=None, times=None):
         """Answer successfully, but only after `seconds`, for one token or for all."""
         with self._lock:
@@ -143,6 +168,7 @@ class FakeFCMServer:
         """Forget rules, recorded messages and counts."""
         with self._lock:
             self._rules.clear()
+            self._random_errors = {}
             self._received.clear()
             self._requests_by_token.clear()
             self._request_count = 0
@@ -179,17 +205,26 @@ class FakeFCMServer:
     def _record(self, received):
         target = received.message.get("token") or received.message.get("fid")
         with self._lock:
-            if self._record_messages:
-                self._received.append(received)
             self._requests_by_token[target] = self._requests_by_token.get(target, 0) + 1
             rule = self._rules.get(target) or self._rules.get(None)
             if rule is None:
-                return _Rule()
-            if rule.times is not None:
+                rule = self._random_rule()
+            elif rule.times is not None:
                 rule.times -= 1
                 if rule.times <= 0:
                     self._rules = {k: v for k, v in self._rules.items() if v is not rule}
-            return dataclasses.replace(rule, times=None)
+                rule = dataclasses.replace(rule, times=None)
+            if self._record_messages:
+                self._received.append(dataclasses.replace(received, answer=rule.error, at=time.time()))
+            return rule
+
+    def _random_rule(self):
+        draw = self._random.random()
+        for error, share in self._random_errors.items():
+            if draw < share:
+                return _Rule(error=error, retry_after=self._random_retry_after)
+            draw -= share
+        return _Rule()
 
     def _next_name(self, project):
         return f"projects/{project}/messages/0:{next(self._ids)}%fakefcm"
@@ -290,6 +325,10 @@ def serve(arguments):
         signal.signal(signum, lambda *_: stop.set())
     server = FakeFCMServer(port=arguments.port, record_messages=arguments.record,
                            latency=arguments.latency_ms / 1000).start()
+    if arguments.fail_at_random:
+        shares = {code: float(share) for code, share in
+                  (item.split("=", 1) for item in arguments.fail_at_random.split(","))}
+        server.fail_at_random(shares, retry_after=arguments.retry_after)
     print(f"fake FCM at {server.url}; answers after {arguments.latency_ms:g} ms; SIGTERM or Ctrl-C to stop",
           flush=True)
     try:
@@ -310,4 +349,7 @@ if __name__ == "__main__":
     parser.add_argument("--record", action="store_true", help="keep every received message")
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="how long every answer takes (FCM's round trip), in milliseconds")
+    parser.add_argument("--fail-at-random", metavar="CODE=SHARE,…",
+                        help="answer a share of requests with FCM errors, e.g. UNAVAILABLE=0.03,QUOTA_EXCEEDED=0.02")
+    parser.add_argument("--retry-after", help="the Retry-After header of those answers, e.g. 20")
     serve(parser.parse_args())
