@@ -34,3 +34,13 @@ openapi: install
 
 bench: install
 	$(BIN)/python -m bench
+
+## The soak (bench/soak): the production topology on loopback (PostgreSQL and Redis of this machine),
+## simulated phones and faults for a bounded time, then checks of what was kept; exits 1 if one fails.
+## Under 10 minutes; soak-ci is the ≈ 3-minute run CI makes.
+.PHONY: soak soak-ci
+soak: install
+	$(BIN)/python -m bench.soak
+
+soak-ci: install
+	$(BIN)/python -m bench.soak --minutes 3
