@@ -378,9 +378,22 @@ class Soak:
         return rows, False, time.monotonic() - began
 
     def kill_jobs(self):
-        """SIGKILL a jobs process while it sends a batch (its transaction open), restart it."""
-        jobs = self.children["jobs-1"]
-        rows, sending, waited = self.when_sending("soak-jobs-1", 30)
+        """SIGKILL a jobs process while it sends a batch of due reminders (its transaction open, its
+        requests reaching the fake FCM), restart it."""
+        jobs, fcm = self.children["jobs-1"], self.children["fcm"]
+        began = time.monotonic()
+        while True:
+            rows, sending, _ = self.when_sending("soak-jobs-1", max(0.1, 30 - (time.monotonic() - began)))
+            if not sending:
+                break
+            before = int(fcm.command("count"))
+            time.sleep(0.05)
+            arriving = int(fcm.command("count")) - before
+            rows = self.in_flight("soak-jobs-1", "reminder_occurrences")
+            sending = any(still for _, still in rows)
+            if (arriving and sending) or time.monotonic() - began > 30:
+                break
+        waited = time.monotonic() - began
         jobs.signal(signal.SIGKILL)
         killed = time.time()
         jobs.wait(10)
