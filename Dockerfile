@@ -25,6 +25,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
 
-# Four workers count metrics together (prometheus-client multiprocess mode; see backend/gunicorn_conf.py).
+# Its workers count metrics together (prometheus-client multiprocess mode; see backend/gunicorn_conf.py).
 ENV PROMETHEUS_MULTIPROC_DIR=/tmp/careloop-metrics
 CMD ["gunicorn", "-c", "python:backend.gunicorn_conf", "backend:create_app()"]
