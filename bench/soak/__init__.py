@@ -9,10 +9,10 @@ no ratio against a baseline, it passes or fails, and it takes minutes of its own
 
 What runs: a fresh PostgreSQL database (created, migrated with `careloop db upgrade`, dropped at
 the end), two gunicorn masters with the Dockerfile's settings (`-c python:backend.gunicorn_conf`,
-CARELOOP_ENV=production, JSON logs), two `careloop jobs`, Redis with a key prefix of this run's
-own, the fake FCM (tests/fakes/fcm_server.py) answering after FCM's round trip, and ID tokens
-signed RS256 and checked by firebase-admin against certificates served on loopback
-(bench/signed_tokens.py). The API and the jobs reach PostgreSQL and Redis through TCP proxies
+CARELOOP_ENV=production, JSON logs; each with half its workers, so that a deploy can stop one while
+the other serves), two `careloop jobs`, Redis with a key prefix of this run's own, the fake FCM
+(tests/fakes/fcm_server.py) answering after FCM's round trip, and ID tokens signed RS256 and
+checked by firebase-admin against certificates served on loopback (bench/signed_tokens.py). The API and the jobs reach PostgreSQL and Redis through TCP proxies
 (tests/fakes/tcp_proxy.py) that the soak can cut.
 
 What happens: phones sign up, register push tokens, set a daily limit, make a caregiver share and
@@ -20,9 +20,10 @@ a clinician link, add a reminder; then they log check-ins and doses (client ids,
 a lost connection), sync (WatermelonDB's pull and push), correct check-ins with If-Match, read,
 and their caregivers and clinicians read. Thousands of quiet people, written straight into the
 database, have reminders coming due every minute. On a timeline: one jobs process is SIGKILLed
-mid-transaction and restarted; one gunicorn master gets SIGTERM (a deploy) and is started again;
-PostgreSQL is cut for 5 s; Redis for 10 s; the fake FCM answers ~5 % errors (503, 429 with
-Retry-After) until near the end, and UNREGISTERED for uninstalled apps.
+while it sends a batch of due reminders, and restarted; one gunicorn master gets SIGTERM (a
+deploy) and is started again; Redis is cut for 10 s; PostgreSQL for 5 s, while a jobs process
+sends; the fake FCM answers ~5 % errors (503, 429 with Retry-After) until 45 s before the end, and
+UNREGISTERED for uninstalled apps.
 
 What is checked (bench/soak/checks.py): every acknowledged write is stored, once; no 500, and 503
 only during the database cut; every due reminder reached every active device; each expected prompt
@@ -70,7 +71,9 @@ def main(argv=None):
 
 def parse(argv):
     defaults = Settings()
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=(
+        "The production topology on loopback for a bounded time, simulated phones and faults, then "
+        "checks of what was kept (see bench/soak/__init__.py)."))
     parser.add_argument("--minutes", type=float, help=f"the whole run's length, setup to checks (default {defaults.minutes:g})")
     parser.add_argument("--phones", type=int, help=f"simulated phones (default {defaults.phones})")
     parser.add_argument("--quiet", type=int, help=f"people who only receive reminders (default {defaults.quiet:,})")
@@ -78,8 +81,9 @@ def parse(argv):
                                                   f"(default {defaults.every})")
     parser.add_argument("--rate", type=float, help=f"phone actions per second, all together (default {defaults.rate:g})")
     parser.add_argument("--workers", type=int, help=f"client threads driving the phones (default {defaults.workers})")
-    parser.add_argument("--api-workers", type=int, help="GUNICORN_WORKERS of each of the two masters "
-                                                        f"(default {defaults.api_workers})")
+    parser.add_argument("--api-workers", type=int, help="GUNICORN_WORKERS of each of the two masters (default: "
+                                                        "half of backend/gunicorn_conf.py's, so both make one "
+                                                        "Dockerfile server)")
     parser.add_argument("--api-threads", type=int, help="GUNICORN_THREADS (default: backend/gunicorn_conf.py's)")
     parser.add_argument("--fcm-latency-ms", type=float, help=f"the fake FCM's round trip (default {defaults.fcm_latency_ms:g})")
     parser.add_argument("--fcm-errors", help=f"shares of FCM error answers (default {defaults.fcm_errors})")

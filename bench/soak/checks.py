@@ -93,7 +93,7 @@ def answers(attempts, gave_up, unexpected, outages):
     """No 500 (or any 5xx but 503); a 503 only while the database was cut (`outages`: windows);
     no request given up; no answer the phone could not use.
 
-    attempts: [(route, status | None, at)]"""
+    attempts: [(route, status | None, when it was answered)]"""
     server_errors = [(route, status) for route, status, _ in attempts if status is not None and status >= 500
                      and status != 503]
     stray_503 = [(route, at) for route, status, at in attempts if status == 503

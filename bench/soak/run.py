@@ -57,8 +57,8 @@ class Settings:
     every: int = 2
     rate: float = 40
     workers: int = 24
-    api_workers: int = 2
-    api_threads: int | None = None
+    api_workers: int | None = None    # per master; None: half of backend/gunicorn_conf.py's
+    api_threads: int | None = None    # None: backend/gunicorn_conf.py's
     fcm_latency_ms: float = 40
     fcm_errors: str = "UNAVAILABLE=0.03,QUOTA_EXCEEDED=0.02"
     fcm_retry_after: str = "20"
@@ -198,10 +198,15 @@ class Soak:
             raise RuntimeError(f"careloop db upgrade failed:\n{done.stdout[-3000:]}")
         return time.monotonic() - began
 
+    def api_workers(self):
+        """Workers per master: by default the two masters together run what the Dockerfile's one does
+        (backend/gunicorn_conf.py's workers), so that a deploy can stop one while the other serves."""
+        return self.settings.api_workers or max(1, gunicorn_conf().workers // 2)
+
     def start_api(self, label):
         metrics = self.workdir / f"metrics-{label}-{time.time_ns()}"
         extra = {"GUNICORN_BIND": f"127.0.0.1:{self.api_ports[label]}", "PROMETHEUS_MULTIPROC_DIR": str(metrics),
-                 "GUNICORN_WORKERS": str(self.settings.api_workers)}
+                 "GUNICORN_WORKERS": str(self.api_workers())}
         if self.settings.api_threads:
             extra["GUNICORN_THREADS"] = str(self.settings.api_threads)
         name = f"api-{label}"
@@ -257,7 +262,8 @@ class Soak:
         migrate_seconds = self.migrate()
         self.start_servers()
         say(f"  topology up in {time.time() - self.started:.0f} s (migrations {migrate_seconds:.0f} s): "
-            f"2 gunicorn × {s.api_workers} workers, 2 careloop jobs, fake FCM {s.fcm_latency_ms:g} ms, "
+            f"2 gunicorn × {self.api_workers()} workers × {s.api_threads or gunicorn_conf().threads} threads, "
+            f"2 careloop jobs, fake FCM {s.fcm_latency_ms:g} ms, "
             f"PostgreSQL and Redis through proxies")
 
         self.ledger = Ledger()
@@ -602,7 +608,7 @@ class Soak:
         db = self.read_back()
         receipts = self.receipts()
         ledger = self.ledger
-        attempts = [(a.route, a.status, a.at) for a in ledger.attempts]
+        attempts = [(a.route, a.status, a.at + a.seconds) for a in ledger.attempts]   # when answered
         found = []
         found.append(checks.writes_stored(ledger.creates, ledger.patches, db["stored"]))
         phone_records = {record_id: row for record_id, row in db["stored"].items()
@@ -656,7 +662,7 @@ class Soak:
         statuses = collections.Counter("connection error" if a.status is None else str(a.status)
                                        for a in ledger.attempts)
         in_cut = sum(1 for a in ledger.attempts if a.status == 503
-                     and any(w["start"] <= a.at <= w["end"] for w in self.outages))
+                     and any(w["start"] <= a.at + a.seconds <= w["end"] for w in self.outages))
         errors = {"503 during the database cut": in_cut,
                   "503 elsewhere": statuses.get("503", 0) - in_cut,
                   "connection errors (retried on the other server)": statuses.get("connection error", 0),
@@ -762,6 +768,12 @@ class Soak:
         if self.certificates is not None:
             self.certificates.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def gunicorn_conf():
+    from backend import gunicorn_conf
+
+    return gunicorn_conf
 
 
 def random_for(n):
