@@ -1,11 +1,6 @@
 """Bearer authentication with Firebase ID tokens, and the production guard against emulator mode."""
 
-import datetime as dt
-import http.server
-import json
 import socket
-import threading
-import time
 
 import firebase_admin._token_gen
 import jwt
@@ -16,6 +11,7 @@ from backend.accounts.models import User
 from backend.config import DEV_SECRET_KEY, ConfigError
 from backend.devtokens import emulator_id_token
 from backend.extensions import db, limiter
+from bench.signed_tokens import GoogleCertificates, new_key, sign_id_token
 from tests.support import count, dose_body
 
 PROTECTED = [("get", "/v1/me"), ("patch", "/v1/me"), ("post", "/v1/devices"), ("get", "/v1/checkins"),
@@ -237,48 +233,15 @@ def test_apps_can_be_created_again_and_again_in_one_process(production_env):
 
 @pytest.fixture
 def google_keys(monkeypatch):
-    """A local stand-in for Google's ID token certificate endpoint; yields the signing key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "securetoken.system.gserviceaccount.com")])
-    now = dt.datetime.now(dt.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-                   .sign(key, hashes.SHA256()))
-    body = json.dumps({"test-key": certificate.public_bytes(serialization.Encoding.PEM).decode()}).encode()
-
-    class Certificates(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Certificates)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(firebase_admin._token_gen, "ID_TOKEN_CERT_URI",
-                        f"http://127.0.0.1:{server.server_port}/certs")
-    yield key
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    """Google's ID token certificate endpoint, on loopback, where the SDK's own constant points
+    (production sets no CARELOOP_FIREBASE_CERTIFICATES_URL); yields it: it signs tokens."""
+    with GoogleCertificates() as google:
+        monkeypatch.setattr(firebase_admin._token_gen, "ID_TOKEN_CERT_URI", google.url)
+        yield google
 
 
-def signed_token(key, uid, *, project="p", kid="test-key", lifetime=3600):
-    now = int(time.time())
-    claims = {"iss": f"https://securetoken.google.com/{project}", "aud": project, "sub": uid, "user_id": uid,
-              "iat": now - 10, "auth_time": now - 10, "exp": now + lifetime}
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+def signed_token(google, uid, *, project="p", kid=None, lifetime=3600):
+    return sign_id_token(google.keys[google.kid], kid or google.kid, uid, project, lifetime=lifetime)
 
 
 @pytest.fixture
@@ -300,11 +263,11 @@ def test_production_accepts_a_token_signed_with_googles_keys(production_app, goo
 
 
 @pytest.mark.parametrize("make_token", [
-    lambda key: signed_token(key, "eve", lifetime=-60),
-    lambda key: signed_token(key, "eve", project="other-project"),
-    lambda key: signed_token(key, "eve", kid="unknown-key"),
-    lambda key: signed_token(rsa_key(), "eve"),
-    lambda key: emulator_id_token("eve", "p"),
+    lambda google: signed_token(google, "eve", lifetime=-60),
+    lambda google: signed_token(google, "eve", project="other-project"),
+    lambda google: signed_token(google, "eve", kid="unknown-key"),
+    lambda google: sign_id_token(new_key(), google.kid, "eve", "p"),
+    lambda google: emulator_id_token("eve", "p"),
 ], ids=["expired", "other-project", "unknown-key-id", "signed-by-another-key", "unsigned"])
 def test_production_rejects_tokens_google_did_not_sign_for_this_project(production_app, google_keys, make_token):
     response = production_app.test_client().get("/v1/me", headers=bearer(make_token(google_keys)))
@@ -312,6 +275,3 @@ def test_production_rejects_tokens_google_did_not_sign_for_this_project(producti
     assert count(production_app, User) == 0
 
 
-def rsa_key():
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
