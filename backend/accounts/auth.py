@@ -43,8 +43,8 @@ class PublicKeysOnly(credentials.Base):
 
 def init_app(app):
     """Bind a firebase-admin app (one per Flask app) for ID token verification."""
-    app.extensions["careloop_known_accounts"] = KnownAccounts()
-    app.extensions["careloop_verified_tokens"] = VerifiedTokens()
+    app.extensions["careloop_known_accounts"] = Expiring(most=100_000)
+    app.extensions["careloop_verified_tokens"] = Expiring(most=10_000)
     app.register_error_handler(AccountGone, _account_gone)
     emulator_host = app.config.get("FIREBASE_AUTH_EMULATOR_HOST")
     if emulator_host:
@@ -95,28 +95,48 @@ def firebase_app():
     return current_app.extensions["firebase_app"]
 
 
-class VerifiedTokens:
-    """ID tokens this app verified in this process, with their claims, until they expire. A phone
-    sends the same token for up to an hour, and checking its RS256 signature again (through
-    firebase-admin's certificate look-up in its HTTP cache) was a third of a create's CPU. Keyed by
-    the whole token: any other token, a forged one included, is verified afresh; one past its `exp`
-    is handed to firebase-admin again, which refuses it."""
+class Expiring:
+    """A bounded map, per app and process, whose entries each lapse at their own instant; full, it
+    drops its oldest entry. It holds what a request would otherwise look up again:
 
-    MAX = 10_000
+    - verified ID tokens with their claims, until the token's `exp`. A phone sends the same token
+      for up to an hour, and checking its RS256 signature again (through firebase-admin's
+      certificate look-up in its HTTP cache) was a third of a create's CPU. Keyed by the whole
+      token: any other, a forged one included, is verified afresh; one past its `exp` goes to
+      firebase-admin again, which refuses it.
+    - Firebase uid -> account id, for KNOWN_ACCOUNT_SECONDS: a verified token names its account
+      without a query (a fifth of a create). Only the id, never the profile, which other processes
+      may change; it goes at once where its account is deleted, and elsewhere a stale id cannot
+      act: no write finds its change counter, no profile read its row (both AccountGone, a 401 that
+      drops the entry), and reads by it find nothing.
+    """
 
-    def __init__(self):
-        self._claims = {}
+    def __init__(self, most):
+        self.most = most
+        self._entries = {}
         self._lock = threading.Lock()
 
-    def get(self, token):
-        claims = self._claims.get(token)
-        return claims if claims is not None and claims["exp"] > time.time() else None
+    def get(self, key):
+        entry = self._entries.get(key)
+        return entry[0] if entry is not None and entry[1] > time.time() else None
 
-    def add(self, token, claims):
+    def add(self, key, value, until):
         with self._lock:
-            if len(self._claims) >= self.MAX:
-                del self._claims[next(iter(self._claims))]  # the oldest
-            self._claims[token] = claims
+            if len(self._entries) >= self.most:
+                del self._entries[next(iter(self._entries))]  # the oldest
+            self._entries[key] = (value, until)
+
+    def forget(self, value):
+        with self._lock:
+            for key in [key for key, (known, _) in self._entries.items() if known == value]:
+                del self._entries[key]
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+
+KNOWN_ACCOUNT_SECONDS = 60.0
 
 
 def verify_bearer_token():
@@ -132,7 +152,7 @@ def verify_bearer_token():
         return claims
     try:
         claims = firebase_auth.verify_id_token(token, app=firebase_app())
-        verified.add(token, claims)
+        verified.add(token, claims, claims["exp"])
         return claims
     except firebase_auth.ExpiredIdTokenError:
         raise Unauthorized("The ID token has expired.") from None
@@ -143,40 +163,6 @@ def verify_bearer_token():
     except firebase_auth.CertificateFetchError:
         log.error("could not fetch Google's token certificates; ID tokens cannot be verified")
         raise TokenVerificationUnavailable("ID tokens cannot be verified right now; try again shortly.") from None
-
-
-class KnownAccounts:
-    """Firebase uid -> account id, per app and process: a verified token names its account without a query
-    (looking it up was a fifth of a check-in create). Only the id is kept, never the profile, which
-    other processes may change. An entry lives `TTL` seconds and goes at once where its account is
-    deleted; elsewhere a stale id cannot act: no write finds its change counter, no profile read
-    finds its row (both AccountGone, a 401 that drops the entry), and reads by it find nothing."""
-
-    TTL = 60.0
-    MAX = 100_000
-
-    def __init__(self):
-        self._ids = {}
-        self._lock = threading.Lock()
-
-    def get(self, uid):
-        known = self._ids.get(uid)
-        return known[0] if known and known[1] > time.monotonic() else None
-
-    def add(self, uid, user_id):
-        with self._lock:
-            if len(self._ids) >= self.MAX:
-                self._ids.clear()
-            self._ids[uid] = (user_id, time.monotonic() + self.TTL)
-
-    def forget(self, user_id):
-        with self._lock:
-            for uid in [uid for uid, (known, _) in self._ids.items() if known == user_id]:
-                del self._ids[uid]
-
-    def clear(self):
-        with self._lock:
-            self._ids.clear()
 
 
 class SignedInUser:
@@ -222,7 +208,7 @@ def authenticate():
     if created:
         # Signing up is its own unit of work: the request that follows may be a read.
         db.session.commit()
-    known.add(claims["uid"], user.id)
+    known.add(claims["uid"], user.id, time.time() + KNOWN_ACCOUNT_SECONDS)
     g.user = SignedInUser(user.id, user)
 
 

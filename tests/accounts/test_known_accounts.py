@@ -1,5 +1,5 @@
 """A process knows which account a verified token signs in as without a query per request
-(backend.accounts.auth.KnownAccounts), and an account deleted elsewhere cannot act through that
+(backend.accounts.auth.Expiring), and an account deleted elsewhere cannot act through that
 knowledge: no write lands, no profile is read, and signing in again starts a new account."""
 
 import uuid

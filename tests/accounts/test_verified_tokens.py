@@ -1,4 +1,4 @@
-"""A verified ID token is not verified again until it expires (backend.accounts.auth.VerifiedTokens):
+"""A verified ID token is not verified again until it expires (backend.accounts.auth.Expiring):
 the signature check, with its certificate look-up, runs once per token and process."""
 
 import time
