@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from backend.reminders.recurrence import cached_triggers, fires_between, next_fire
+from backend.reminders.recurrence import cached_triggers, fires_between, first_fire_from, next_fire
 from tests.support import UTC, utc
 
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -94,14 +94,20 @@ def test_next_fire_from_between_the_twins_skips_the_second_one():
     assert fire.at == utc(2026, 11, 2, 6, 30)
 
 
-def test_schedules_alike_share_their_triggers_and_zones_never_mix():
-    """Triggers are built once per (times, days, zone): the ten-thousandth person with 08:00 in
-    Berlin reuses them; the same times in Tokyo get their own."""
+def test_schedules_alike_share_their_triggers_and_fires_and_zones_never_mix():
+    """Triggers are built, and each fire found, once per (times, days, zone) and instant: the
+    ten-thousandth person with 08:00 in Berlin reuses them; the same times in Tokyo, or the same
+    Berlin schedule from a later instant, get their own."""
     cached_triggers.cache_clear()
+    first_fire_from.cache_clear()
     after = utc(2026, 3, 1, 0, 0)
     berlin = [next_fire(["08:00", "21:30"], ["mon", "tue"], "Europe/Berlin", after) for _ in range(1000)]
     tokyo = next_fire(["08:00", "21:30"], ["mon", "tue"], "Asia/Tokyo", after)
+    later = next_fire(["08:00", "21:30"], ["mon", "tue"], "Europe/Berlin", utc(2026, 3, 2, 7, 0))
     assert {fire.at for fire in berlin} == {utc(2026, 3, 2, 7, 0)}
     assert tokyo.at == utc(2026, 3, 1, 23, 0)
-    info = cached_triggers.cache_info()
-    assert (info.misses, info.hits) == (2, 999)
+    assert later.at == utc(2026, 3, 2, 20, 30)
+    assert cached_triggers.cache_info().misses == 2
+    fires = first_fire_from.cache_info()
+    # Berlin once, Tokyo once, and the later Berlin search twice (it passes the 08:00 fire at `after`).
+    assert (fires.misses, fires.hits) == (4, 999)
