@@ -18,6 +18,7 @@ BENCHMARKS = {
     "reminders": "bench.reminders",
     "monitoring": "bench.monitoring",
     "sync": "bench.sync",
+    "latency": "bench.latency",
 }
 
 
