@@ -11,6 +11,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from backend import events
 from backend.checkins.services import record_checkin
 from backend.checkins.models import CheckIn
 from backend.doses.models import Dose
@@ -300,6 +301,18 @@ def test_a_push_creates_records_once_with_one_event_each_however_often_it_is_ret
     row = stored(app, CheckIn, body["checkins"]["created"][0]["id"])
     assert row["side_effects"] == ["constipation"] and row["sleep_hours"] == 7.5
     assert row["recorded_at"] == NOW - dt.timedelta(hours=3)
+
+
+def test_a_push_writes_each_created_record_s_event_in_the_order_pushed_as_rest_would(app, pull, push, alice):
+    body = changes(checkins={"created": [wire_checkin() for _ in range(3)]},
+                   doses={"created": [wire_dose() for _ in range(2)]})
+    push(alice, pull(alice)["timestamp"], body)
+    with app.app_context():
+        rows = db.session.scalars(sa.select(Event).order_by(Event.id)).all()
+        assert [events.load(row) for row in rows] == (
+            [events.CheckInRecorded(uuid.UUID(alice.id), uuid.UUID(r["id"])) for r in body["checkins"]["created"]]
+            + [events.DoseLogged(uuid.UUID(alice.id), uuid.UUID(r["id"])) for r in body["doses"]["created"]])
+        assert {(row.attempts, row.processed_at, row.created_at) for row in rows} == {(0, None, NOW)}
 
 
 def test_a_pushed_record_reads_back_through_rest_as_if_posted_there(client, pull, push, alice):
