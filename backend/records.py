@@ -110,9 +110,12 @@ def _stamp_changes(session, flush_context, instances):
 
 
 def _changed(row):
+    """Whether a column a phone holds changed. Only the attributes set since the row was loaded
+    (the state's committed_state) are asked for their history: asking all of them, for each of a
+    batch of 500 schedules whose next fire moved, was a fifth of materialising their reminders."""
     state = sa.inspect(row)
     quiet = set(row.quiet_columns) | {"sync_seq"}
-    return any(attr.history.has_changes() for attr in state.attrs if attr.key not in quiet)
+    return any(state.attrs[key].history.has_changes() for key in state.committed_state if key not in quiet)
 
 
 class ClientRecord(Synced):
