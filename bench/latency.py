@@ -17,11 +17,12 @@
      same way and sent the same kind of check-in body at the same offered rates: the latency of
      the server, the database and this client with none of the app.
    - The rate steps up (RATES, STEP_SECONDS each, the two sides alternating at each rate so that
-     load from elsewhere on the machine hits both alike) until p99 passes 100 ms or a request
-     fails. Per step: offered and achieved rate, p50 / p95 / p99, errors, how late the client
-     sent (its own lag, p99), and the CPU the client, the gunicorn processes and their PostgreSQL
-     backends used, in percent of one core. The rate where p99 crosses 100 ms is interpolated
-     between the last step under and the first over.
+     load from elsewhere on the machine hits both alike), at least to 100 requests/s, until p99
+     passes 100 ms, or a request fails, at two steps in a row (one alone can be a burst of work
+     elsewhere). Per step: offered and achieved rate, p50 / p95 / p99, errors, how late the client
+     sent (its own lag, p99: above 10 ms, it waited for a CPU itself), and the CPU the client, the
+     gunicorn processes and their PostgreSQL backends used, in percent of one core. The rate where
+     p99 crosses 100 ms is interpolated between the last step under and the one after it.
    - Aim: p99 < 100 ms at 100 requests/s (2 cores, PostgreSQL).
    The client is stdlib: a thread per keep-alive connection (http.client) and one thread that
    hands out requests at their instants. Its CPU is printed so that a reader can see it did not
@@ -72,6 +73,7 @@ AIM_RATE = 100
 RATES = (25, 50, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1300, 1600, 2000)
 STEP_SECONDS = scaled(10, 1)
 WARMUP_RATE, WARMUP_SECONDS = 100, scaled(5, 1)
+CLIENT_LAG_NOTE_MS = 10
 GIVE_UP_S = 5.0                 # a request not sent this long after its instant is not sent at all
 TIMEOUT_S = 30.0
 MIX = (("POST /v1/checkins", 0.35), ("POST /v1/doses", 0.30), ("GET /v1/checkins", 0.20), ("GET /v1/sync", 0.15))
@@ -361,13 +363,20 @@ def bench_open_loop(url, people, bare_person):
         print(f"\n  the app at {AIM_RATE} req/s, by request:")
         print_table([[kind, r["count"], ms(r["p50_ms"]), ms(r["p95_ms"]), ms(r["p99_ms"])]
                      for kind, r in at_aim["by_kind"].items()], ["request", "count", "p50 ms", "p95 ms", "p99 ms"])
+    late = [f"{name} {step['offered_per_s']}" for name in ("bare", "app") for step in result[name]["steps"]
+            if step["client_lag_p99_ms"] > CLIENT_LAG_NOTE_MS]
+    if late:
+        print(f"  the client sent 1 % of requests more than {CLIENT_LAG_NOTE_MS} ms late at {', '.join(late)}: "
+              "where the server was not saturated, it waited for a CPU itself, and those steps measure the "
+              "machine's load as much as the server")
     print(f"  p99 crosses {AIM_P99_MS} ms: app {crossing_text(result['app']['crossing'])} req/s, "
           f"bare {crossing_text(result['bare']['crossing'])} req/s\n")
     return result
 
 
 class OpenLoopSide:
-    """One server under the open loop: its steps, and whether a step has passed the aim."""
+    """One server under the open loop: its steps, and whether it is done (two steps in a row
+    over the aim)."""
 
     def __init__(self, name, server, monitor, make_request):
         self.name, self.server, self.monitor, self.make_request = name, server, monitor, make_request
@@ -395,7 +404,7 @@ class OpenLoopSide:
         step["reconnects"] = reconnects
         step["cpu_percent"] = {kind: round(100 * (after[kind] - before[kind]) / elapsed, 1) for kind in after}
         self.steps.append(step)
-        self.over = step["p99_ms"] > AIM_P99_MS or step["errors"] > 0
+        self.over = (rate >= AIM_RATE and len(self.steps) >= 2 and all(missed(step) for step in self.steps[-2:]))
         print(f"  {self.name} at {rate} req/s: p99 {ms(step['p99_ms'])} ms, {step['errors']} errors", flush=True)
 
     def cpu_snapshot(self):
@@ -485,16 +494,20 @@ def percentiles(ordered):
     return {f"p{round(q * 100)}_ms": round(percentile(ordered, q) * 1000, 2) for q in (0.5, 0.95, 0.99)}
 
 
+def missed(step):
+    return step["p99_ms"] > AIM_P99_MS or step["errors"] > 0
+
+
 def crossing(steps):
-    """The rate where p99 passes the aim: linear between the last step under it and the first over
-    (an endless p99 counted as the give-up time)."""
-    over = next((n for n, step in enumerate(steps) if step["p99_ms"] > AIM_P99_MS or step["errors"]), None)
-    if over is None:
-        return {"below": steps[-1]["offered_per_s"] if steps else None, "above": None, "interpolated": None}
-    high = steps[over]
-    if over == 0:
-        return {"below": None, "above": high["offered_per_s"], "interpolated": None}
-    low = steps[over - 1]
+    """The rate where p99 passes the aim for good: linear between the last step under it and the
+    step after (an endless p99 counted as the give-up time). A single step over followed by one
+    under, as a burst of work elsewhere on the machine makes, is not the crossing."""
+    under = [n for n, step in enumerate(steps) if not missed(step)]
+    if not under:
+        return {"below": None, "above": steps[0]["offered_per_s"] if steps else None, "interpolated": None}
+    if under[-1] == len(steps) - 1:
+        return {"below": steps[-1]["offered_per_s"], "above": None, "interpolated": None}
+    low, high = steps[under[-1]], steps[under[-1] + 1]
     p_low, p_high = low["p99_ms"], min(high["p99_ms"], GIVE_UP_S * 1000)
     share = (AIM_P99_MS - p_low) / (p_high - p_low) if p_high > p_low else 0
     rate = low["offered_per_s"] + share * (high["offered_per_s"] - low["offered_per_s"])
