@@ -348,7 +348,7 @@ def bench_open_loop(url, people, bare_person):
     })
 
     rows = []
-    for n, rate in enumerate(RATES):
+    for rate in RATES:
         for name in ("bare", "app"):
             step = next((s for s in result[name]["steps"] if s["offered_per_s"] == rate), None)
             if step:
