@@ -38,8 +38,9 @@ def to_millis(instant):
 
 
 def from_millis(millis):
-    """An instant from epoch milliseconds, as the RFC 3339 text the REST fields load."""
-    return dt.datetime.fromtimestamp(millis / 1000, dt.timezone.utc).isoformat()
+    """An instant from epoch milliseconds (an aware datetime, which the REST fields load as they
+    load RFC 3339 text: the same rules, without writing and parsing the text)."""
+    return dt.datetime.fromtimestamp(millis / 1000, dt.timezone.utc)
 
 
 def to_json_text(value):

@@ -230,21 +230,7 @@ class Push:
         for name, lists in self.changes.items():
             table = TABLES[name]
             for list_name in ("created", "updated"):
-                for position, raw in enumerate(lists[list_name]):
-                    record_id = self.read_id(name, list_name, position, raw.get("id"), seen)
-                    if record_id is None:
-                        continue
-                    record = Pushed(name, list_name, position, record_id, raw)
-                    if table.load_schema is None:
-                        if list_name == "created":
-                            self.error(name, list_name, position, str(record_id), None,
-                                       f"The server raises {name}; a phone cannot create one.")
-                            continue
-                        record.data = self.decode(table, record, only=table.phone_writable, schema=_ACK)
-                    else:
-                        record.data = self.decode(table, record, schema=_load_schema(table))
-                    if record.data is not None:
-                        pushed.append(record)
+                pushed += self.read_records(_reader(table), list_name, lists[list_name], seen)
             for position, raw in enumerate(lists["deleted"]):
                 record_id = self.read_id(name, "deleted", position, raw, seen)
                 if record_id is None:
@@ -255,6 +241,46 @@ class Push:
                     continue
                 deletes.append(Pushed(name, "deleted", position, record_id, {}))
         return pushed, deletes
+
+    def read_records(self, reader, list_name, raws, seen):
+        """A list's records loaded by their table's schema, all in one load. When any breaks a rule,
+        the list is read again a record at a time: a load of many skips every record's schema rules
+        once one record has a field error, and the 422 names each problem, in the records' order."""
+        mark, seen_before = len(self.errors), set(seen)
+        records, sources = self.read_each(reader, list_name, raws, seen, one_by_one=False)
+        if len(self.errors) == mark:
+            try:
+                loaded = reader.schema.load(sources, many=True)
+            except ma.ValidationError:
+                pass
+            else:
+                for record, data in zip(records, loaded):
+                    record.data = data
+                return records
+        del self.errors[mark:]
+        seen.clear()
+        seen.update(seen_before)
+        return self.read_each(reader, list_name, raws, seen, one_by_one=True)[0]
+
+    def read_each(self, reader, list_name, raws, seen, *, one_by_one):
+        """The list's records, leaving out those with errors (noted), and what their schema is to
+        load of each; `one_by_one`, loaded as well (each record's data)."""
+        table, records, sources = reader.table, [], []
+        for position, raw in enumerate(raws):
+            record_id = self.read_id(table.name, list_name, position, raw.get("id"), seen)
+            if record_id is None:
+                continue
+            record = Pushed(table.name, list_name, position, record_id, raw)
+            if table.load_schema is None and list_name == "created":
+                self.error(table.name, list_name, position, str(record_id), None,
+                           f"The server raises {table.name}; a phone cannot create one.")
+                continue
+            source = self.decode(reader, record)
+            if source is None or (one_by_one and self.load(reader, record, source) is None):
+                continue
+            records.append(record)
+            sources.append(source)
+        return records, sources
 
     def read_id(self, table, list_name, position, value, seen):
         try:
@@ -271,41 +297,52 @@ class Push:
         seen.add((table, record_id))
         return record_id
 
-    def decode(self, table, record, *, schema, only=None):
-        """The pushed record as its REST schema loads it, or None (with the errors noted)."""
-        columns = {c.name: c for c in table.columns}
-        source, failed = {"id": str(record.id)}, False
+    def decode(self, reader, record):
+        """The pushed record as its REST schema is to load it (its columns' wire values read back),
+        or None (with the errors noted)."""
+        table = reader.table
+        source, failed = ({} if table.load_schema is None else {"id": record.id}), False
         for name, value in record.raw.items():
             if name == "id" or name in BOOKKEEPING:
                 continue
-            column = columns.get(name)
-            problem = _type_problem(column, value) if column else f"Unknown column of {table.name}."
-            if problem is None and column.kind == "instant" and value is not None:
+            column = reader.columns.get(name)
+            if column is None:
+                problem = f"Unknown column of {table.name}."
+            elif value is None:
+                problem = None if column.optional or column.read_only else "Must not be null."
+            elif not isinstance(value, reader.types[name]) or isinstance(value, bool) != reader.boolean[name]:
+                problem = f"Must be a {column.type}."
+            elif column.kind == "instant":
                 try:
                     value = from_millis(value)
+                    problem = None
                 except (OverflowError, ValueError, OSError):
                     problem = "Out of range (epoch milliseconds)."
-            elif problem is None and column.kind == "json" and value == "":
-                continue  # WatermelonDB's default for a string column the app never set: not given
-            elif problem is None and column.kind == "json" and value is not None:
+            elif column.kind == "json":
+                if value == "":
+                    continue  # WatermelonDB's default for a string column the app never set: not given
                 try:
                     value = json.loads(value)
+                    problem = None
                 except ValueError:
                     problem = "Must be JSON text."
+            else:
+                problem = None
             if problem:
                 self.error(table.name, record.list_name, record.position, str(record.id), name, problem)
                 failed = True
-            elif not column.read_only and (only is None or name in only):
+            elif name in reader.kept:
                 source[name] = value
-        if failed:
-            return None
-        if only is not None:
-            source.pop("id")
+        return None if failed else source
+
+    def load(self, reader, record, source):
+        """What the record's schema loads of it (kept as its data), or None (with the errors noted)."""
         try:
-            return schema.load(source)
+            record.data = reader.schema.load(source)
+            return record.data
         except ma.ValidationError as invalid:
             for field, messages in _flat(invalid.messages):
-                self.error(table.name, record.list_name, record.position, str(record.id), field, messages)
+                self.error(record.table, record.list_name, record.position, str(record.id), field, messages)
             return None
 
     # Checking against what is stored.
@@ -412,26 +449,29 @@ def push(user, last_pulled_at, changes):
     return Push(user, last_pulled_at, changes).run()
 
 
-_ACK = _AckSchema()
-_LOAD_SCHEMAS = {}
+class _Reader:
+    """How a table's pushed records are read: each column's wire type, the columns the phone
+    writes, and the schema that loads them (a prompt's: only what a phone may write of one)."""
+
+    # The Python values each WatermelonDB column type arrives as (JSON has no other).
+    WIRE_TYPES = {"number": (int, float), "boolean": (bool,), "string": (str,)}
+
+    def __init__(self, table):
+        self.table = table
+        self.columns = {column.name: column for column in table.columns}
+        self.types = {column.name: self.WIRE_TYPES[column.type] for column in table.columns}
+        self.boolean = {column.name: column.type == "boolean" for column in table.columns}  # bool is an int
+        self.kept = frozenset(column.name for column in table.columns if not column.read_only)
+        self.schema = _AckSchema() if table.load_schema is None else table.load_schema()
 
 
-def _load_schema(table):
-    if table.name not in _LOAD_SCHEMAS:
-        _LOAD_SCHEMAS[table.name] = table.load_schema()
-    return _LOAD_SCHEMAS[table.name]
+_READERS = {}
 
 
-def _type_problem(column, value):
-    if value is None:
-        return None if column.optional or column.read_only else "Must not be null."
-    if column.type == "number":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif column.type == "boolean":
-        ok = isinstance(value, bool)
-    else:
-        ok = isinstance(value, str)
-    return None if ok else f"Must be a {column.type}."
+def _reader(table):
+    if table.name not in _READERS:
+        _READERS[table.name] = _Reader(table)
+    return _READERS[table.name]
 
 
 def _wire_equal(column, sent, held):

@@ -400,6 +400,19 @@ def test_one_bad_record_refuses_the_push_naming_table_id_and_field_and_applies_n
     assert count(app, CheckIn) == 0 and count(app, Dose) == 0 and count(app, Event) == 0
 
 
+def test_a_refused_push_names_every_bad_record_in_the_order_pushed(pull, push, alice):
+    unanswered = dict(pain_today=None, pain=None, enjoyment_interference=None, activity_interference=None,
+                      focus=None, mood=None, sleep_hours=None, side_effects="[]")
+    records = [wire_checkin(), wire_checkin(pain=11), wire_checkin(pain="5"), wire_checkin(**unanswered),
+               wire_checkin(id="7"), wire_checkin(mood=-1, **{"focus": 9})]
+    response = push(alice, pull(alice)["timestamp"], changes(checkins={"created": records}), status=422)
+    problem = assert_problem(response, 422)
+    # A record's field error does not hide another record's rule between fields (a check-in needs an answer).
+    assert [error["pointer"] for error in problem["errors"]] == [
+        "#/checkins/created/1/pain", "#/checkins/created/2/pain", "#/checkins/created/3",
+        "#/checkins/created/4/id", "#/checkins/created/5/focus", "#/checkins/created/5/mood"]
+
+
 @pytest.mark.parametrize("mutate, field", [
     (lambda r: r.update(recorded_at="2026-11-25T09:00:00Z"), "recorded_at"),      # an instant must be a number
     (lambda r: r.update(recorded_at=millis(NOW + dt.timedelta(days=3))), "recorded_at"),  # not in the future
