@@ -88,28 +88,23 @@ def record_all(events_):
     if db.session.get_bind().dialect.name != "postgresql":
         db.session.execute(sa.insert(Event.__table__), rows)  # Core: the ORM's bulk insert costs twice the Python
         return
-    # Three arrays, not an executemany: the driver's round of work per row of a pipeline cost a
-    # 5,000-record sync push more than its records' own insert (python -m bench sync).
-    db.session.execute(_insert_listed(), {"user_ids": [row["user_id"] for row in rows],
-                                          "names": [row["name"] for row in rows],
-                                          "payloads": [json.dumps(row["payload"]) for row in rows]})
+    # One JSON document, not an executemany: the driver's work per pipelined row cost a 5,000-record
+    # sync push more than its records' own insert (python -m bench sync).
+    listed = [(str(row["user_id"]), row["name"], row["payload"]) for row in rows]
+    db.session.execute(_insert_listed(), {"events": json.dumps(listed)})
 
 
 @functools.cache
 def _insert_listed():
-    """INSERT … SELECT of the events listed in three arrays (`user_ids`, `names`, `payloads` as JSON
-    text), in their order (the outbox's sequence keeps it), the other columns at their defaults.
-    Built once: statements are reused with new parameters."""
+    """INSERT … SELECT of the events listed in a JSON array (`events`) of `[user id, name, payload]`,
+    in their order (the outbox's sequence keeps it), the other columns at their defaults. Built
+    once: statements are reused with new parameters."""
     from backend.events.models import Event
 
     table = Event.__table__
-    listed = sa.func.unnest(
-        sa.bindparam("user_ids", type_=postgresql.ARRAY(table.c.user_id.type)),
-        sa.bindparam("names", type_=postgresql.ARRAY(table.c.name.type)),
-        sa.bindparam("payloads", type_=postgresql.ARRAY(sa.Text)),
-    ).table_valued(sa.column("user_id", table.c.user_id.type), sa.column("name", table.c.name.type),
-                   sa.column("payload", sa.Text), with_ordinality="position").render_derived()
+    listed = sa.func.json_array_elements(sa.cast(sa.bindparam("events", type_=sa.Text), postgresql.JSON)) \
+        .table_valued(sa.column("event", postgresql.JSON), with_ordinality="position").render_derived()
+    event = listed.c.event
     return sa.insert(table).from_select(
         ["user_id", "name", "payload"],
-        sa.select(listed.c.user_id, listed.c.name, sa.cast(listed.c.payload, table.c.payload.type))
-        .order_by(listed.c.position))
+        sa.select(event[0].astext.cast(table.c.user_id.type), event[1].astext, event[2]).order_by(listed.c.position))
