@@ -10,6 +10,7 @@ import logging
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from backend import events
 from backend.accounts.models import User
@@ -35,16 +36,26 @@ PUSH_LIFETIME = dt.timedelta(hours=1)
 
 
 def materialize_due(now, batch_size=500):
-    """Create the occurrences of schedules that came due; returns how many schedules it handled."""
-    rows = db.session.execute(
-        sa.select(ReminderSchedule, User).join(User, User.id == ReminderSchedule.user_id)
+    """Create the occurrences of schedules that came due; returns how many schedules it handled.
+
+    Plain rows in and out, no ORM objects: a batch is one claim, one insert of its occurrences and
+    one update of where each schedule continues (a quiet column: no phone's next pull changes).
+    """
+    schedules = db.session.execute(
+        sa.select(ReminderSchedule.id, ReminderSchedule.user_id, ReminderSchedule.kind, ReminderSchedule.times,
+                  ReminderSchedule.days, ReminderSchedule.timezone, ReminderSchedule.follow_up_minutes,
+                  ReminderSchedule.confirm_within_minutes, ReminderSchedule.next_fire_at,
+                  User.timezone.label("profile_timezone"))
+        .join(User, User.id == ReminderSchedule.user_id)
         .where(ReminderSchedule.active, ReminderSchedule.deleted_at.is_(None),
                ReminderSchedule.next_fire_at <= now)
         .order_by(ReminderSchedule.next_fire_at).limit(batch_size)
         .with_for_update(of=ReminderSchedule, skip_locked=True)).all()
-    occurrences = []
-    for schedule, user in rows:
-        tz_name = schedule_timezone(schedule, user)
+    if not schedules:
+        return 0
+    occurrences, moved = [], []
+    for schedule in schedules:
+        tz_name = schedule_timezone(schedule.timezone, schedule.profile_timezone)
         # One pass of the triggers gives what is due and where to continue (a repeated twin on a
         # fall-back night is skipped by the same pass).
         fires, upcoming = recurrence.due_and_next(schedule.times, schedule.days, tz_name,
@@ -58,15 +69,15 @@ def materialize_due(now, batch_size=500):
             elif schedule.kind == "dose" and schedule.confirm_within_minutes:
                 follow_up_at = fire.at + dt.timedelta(minutes=schedule.confirm_within_minutes)
             occurrences.append({
-                "id": uuid.uuid4(), "schedule_id": schedule.id, "user_id": user.id, "kind": schedule.kind,
+                "id": uuid.uuid4(), "schedule_id": schedule.id, "user_id": schedule.user_id, "kind": schedule.kind,
                 "local_date": fire.local_date, "local_time": fire.local_time, "due_at": fire.at,
                 "send_after": fire.at, "status": PENDING, "follow_up_at": follow_up_at, "snooze_count": 0,
                 "created_at": now,
             })
-        schedule.next_fire_at = upcoming.at if upcoming else None
+        moved.append({"id": schedule.id, "next_fire_at": upcoming.at if upcoming else None})
     insert_ignoring_duplicates(ReminderOccurrence, occurrences)
-    db.session.flush()
-    return len(rows)
+    db.session.execute(sa.update(ReminderSchedule), moved)
+    return len(schedules)
 
 
 def latest_checkins(user_ids, since):
@@ -106,10 +117,15 @@ def _pushes(occurrence, purpose, user, devices, round=0):
             for device in devices]
 
 
-def dispatch_due(now, batch_size=200):
-    """Push occurrences whose time has come; returns how many occurrences it handled."""
+def dispatch_due(now, batch_size=500):
+    """Push occurrences whose time has come; returns how many occurrences it handled.
+
+    A batch is one send_each call (500 at most); a jobs process killed mid-send re-sends it."""
     occurrences = claim(
         sa.select(ReminderOccurrence)
+        # Of the schedule, what deciding and wording the push reads; its times and days are JSON.
+        .options(orm.joinedload(ReminderOccurrence.schedule, innerjoin=True).load_only(
+            ReminderSchedule.active, ReminderSchedule.deleted_at, ReminderSchedule.label))
         .where(ReminderOccurrence.status == PENDING, ReminderOccurrence.send_after <= now)
         .order_by(ReminderOccurrence.send_after).limit(batch_size))
     if not occurrences:

@@ -19,8 +19,9 @@ MAX_SNOOZES = 6
 WHEN_FIELDS = ("times", "days", "timezone", "active")
 
 
-def schedule_timezone(schedule, user):
-    return schedule.timezone or user.timezone
+def schedule_timezone(schedule_zone, profile_zone):
+    """A schedule without a zone of its own follows the profile's, so travel moves it with the person."""
+    return schedule_zone or profile_zone
 
 
 def plan_next_fire(schedule, user, now=None):
@@ -29,7 +30,7 @@ def plan_next_fire(schedule, user, now=None):
     if not schedule.active or schedule.deleted_at is not None:
         schedule.next_fire_at = None
         return
-    fire = recurrence.next_fire(schedule.times, schedule.days, schedule_timezone(schedule, user), now)
+    fire = recurrence.next_fire(schedule.times, schedule.days, schedule_timezone(schedule.timezone, user.timezone), now)
     schedule.next_fire_at = fire.at if fire else None
 
 
