@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from gunicorn.workers import gthread
 from prometheus_client import multiprocess
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -21,6 +22,16 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 worker_class = "gthread"  # keeps idle keep-alive connections aside, even with one thread
+
+# A new connection's first bytes: gthread gives the connection a thread that waits for them up to
+# this long (5 s as shipped) before handing it to its poller. With one thread a worker, a socket
+# that sends nothing (a phone on a bad network, a load balancer connecting ahead, someone holding
+# sockets open) held everyone else's requests for those 5 s. Not waiting at all hands such a
+# connection to the poller at once; one whose request is already there is served as before.
+# A gunicorn internal (27.x): refuse to start rather than run with the 5 s wait if it moves.
+if not isinstance(getattr(gthread, "DEFAULT_WORKER_DATA_TIMEOUT", None), float):
+    raise RuntimeError("gunicorn's gthread.DEFAULT_WORKER_DATA_TIMEOUT is gone; see backend/gunicorn_conf.py")
+gthread.DEFAULT_WORKER_DATA_TIMEOUT = 0.0
 accesslog = "-"
 logger_class = "backend.logs.GunicornLogger"
 

@@ -3,6 +3,7 @@ dclint) with nothing reported, and the Dockerfile's gunicorn settings (backend/g
 have four workers count Prometheus metrics together, so every scrape of /metrics says the same,
 whichever worker answers it."""
 
+import contextlib
 import json
 import os
 import re
@@ -21,14 +22,14 @@ def get(url):
         return response.status, response.headers["Content-Type"], response.read().decode()
 
 
-def test_four_workers_report_one_set_of_metrics_with_one_charset(app, database_url, tmp_path):
-    # `app` migrates the test database: each scrape reads the backlog gauges from its tables.
+@contextlib.contextmanager
+def gunicorn(database_url, **settings):
+    """gunicorn with backend/gunicorn_conf.py on the test database; yields its base URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": database_url, "CARELOOP_ENV": "development", "CARELOOP_PUSH": "local",
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "GUNICORN_WORKERS": "4", "GUNICORN_THREADS": "1"}
+           "GUNICORN_BIND": f"127.0.0.1:{port}", **settings}
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:backend.gunicorn_conf",
                                 "--access-logfile", os.devnull, "backend:create_app()"],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -42,6 +43,16 @@ def test_four_workers_report_one_set_of_metrics_with_one_charset(app, database_u
             except OSError:
                 assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.2)
+        yield base, port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_four_workers_report_one_set_of_metrics_with_one_charset(app, database_url, tmp_path):
+    # `app` migrates the test database: each scrape reads the backlog gauges from its tables.
+    with gunicorn(database_url, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+                  GUNICORN_WORKERS="4", GUNICORN_THREADS="1") as (base, _):
         for _ in range(39):
             get(f"{base}/healthz")
         counts = set()
@@ -52,9 +63,24 @@ def test_four_workers_report_one_set_of_metrics_with_one_charset(app, database_u
             found = re.search(r'careloop_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)', text)
             counts.add(float(found.group(1)))
         assert counts == {40.0}
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+
+
+def test_connections_that_send_nothing_do_not_hold_up_the_requests_of_others(app, database_url):
+    """A worker of one thread must not wait on a connection that sends nothing (a phone on a bad
+    network, a load balancer opening connections ahead, someone holding sockets open on purpose).
+    As shipped, gunicorn's gthread worker gives each new connection a thread that waits up to 5 s for
+    its first bytes: four idle sockets held other people's requests for 5 s each, eight for 30 s
+    (found by bench/latency.py, whose first client opened its connections before sending)."""
+    with gunicorn(database_url, GUNICORN_WORKERS="1", GUNICORN_THREADS="1") as (base, port):
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        try:
+            for _ in range(8):
+                # Far below the 5 s a thread used to wait on each idle socket; not a speed figure.
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                    assert response.status == 200
+        finally:
+            for sock in idle:
+                sock.close()
 
 
 def test_the_dockerfile_passes_hadolint():
