@@ -11,6 +11,7 @@ import uuid
 
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend import events
 from backend.accounts.models import User
@@ -132,7 +133,7 @@ def dispatch_due(now, batch_size=500):
         return 0
     users, devices = _context(occurrences)
     answered = answered_by_checkin(occurrences, now)
-    pushes = []
+    pushes, sent = [], []
     for occurrence in occurrences:
         user = users[occurrence.user_id]
         if occurrence.id in answered:
@@ -151,11 +152,20 @@ def dispatch_due(now, batch_size=500):
             continue
         # A snoozed occurrence is pushed again as a new round of the same reminder.
         pushes += _pushes(occurrence, Purpose.REMINDER, user, devices.get(user.id, ()), occurrence.snooze_count)
-        occurrence.status = SENT
+        sent.append(occurrence.id)
+        # The objects are told what the one UPDATE below writes, without becoming changes to flush.
+        set_committed_value(occurrence, "status", SENT)
         if occurrence.sent_at is None:
             REMINDER_LAG.observe(max((now - occurrence.due_at).total_seconds(), 0))
-            occurrence.sent_at = now
+            set_committed_value(occurrence, "sent_at", now)
     db.session.flush()
+    if sent:
+        # One statement for the batch, not an UPDATE per occurrence (a snoozed one keeps its first sent_at).
+        db.session.execute(
+            sa.update(ReminderOccurrence).where(ReminderOccurrence.id.in_(sent))
+            .values(status=SENT, sent_at=sa.func.coalesce(
+                ReminderOccurrence.sent_at, sa.literal(now, ReminderOccurrence.sent_at.type))),
+            execution_options={"synchronize_session": False})
     pipeline.deliver(pushes, now)
     return len(occurrences)
 
