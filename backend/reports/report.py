@@ -14,6 +14,9 @@ one form, g, mg and mcg are one measure and are added in one unit.
 import bisect
 import dataclasses
 import datetime as dt
+import functools
+import itertools
+import math
 import statistics
 from collections import Counter, defaultdict
 
@@ -69,6 +72,13 @@ TREND_CHARTS = (
 )
 # Compared on days with and without a substance, and on the day after.
 COMPARED = ("pain", "peg_score", "adhd", "mood", "sleep_hours", "sleep_quality")
+# The answers a check-in is read for, and those averaged per day as they are.
+CHECKIN_ITEMS = (DAILY_PAIN, *PEG_ITEMS, *ADHD_ITEMS, "mood", "sleep_hours", "sleep_quality", *SCREENS["phq2"],
+                 *SCREENS["gad2"])
+CHECKIN_COLUMNS = ("recorded_at", *CHECKIN_ITEMS, "side_effects", "withdrawal_symptoms", "withdrawal_severity", "note")
+DAY_MEANS = (DAILY_PAIN, *PEG_ITEMS, *ADHD_ITEMS, "mood", "sleep_hours", "sleep_quality")
+# Each check-in's PEG score, unrounded: the day's mean is rounded once.
+exact_peg_score = functools.partial(peg_score, places=None)
 SEVERITY_RANK = {severity: -n for n, severity in enumerate(SEVERITIES)}  # high first
 # The order a reader expects: what happened first, what is still open last.
 ADHERENCE_ORDER = ("answered", "missed", "ignored", "snoozed", "expired", "awaiting", "upcoming")
@@ -118,9 +128,28 @@ class LocalDays:
     def __call__(self, instant):
         return self.days[bisect.bisect_right(self.starts, instant) - 1]
 
+    def split(self, rows):
+        """(day, its rows) for each day with any, of rows in time order with their instant first:
+        a search per day, not one per row."""
+        instants = [row[0] for row in rows]
+        ends = [bisect.bisect_left(instants, start) for start in self.starts[1:]] + [len(rows)]
+        first = 0
+        for day, end in zip(self.days, ends):
+            if end > first:
+                yield day, rows[first:end]
+            first = end
+
+
+def read(statement):
+    """The rows of a read, as plain Core rows: the report only reads, and the ORM's work on each of
+    a year's rows is not needed to add them up."""
+    return db.session.connection().execute(statement).all()
+
 
 def mean(values):
-    return round(statistics.fmean(values), 2) if values else None
+    """The mean to two places, None of nothing: statistics.fmean's sum and division, without its
+    checks, as the report takes thousands of them."""
+    return round(math.fsum(values) / len(values), 2) if values else None
 
 
 def build_report(patient, link, now=None):
@@ -188,62 +217,58 @@ def build_report(patient, link, now=None):
 def checkins_part(patient, since, until, day_of, notes):
     """Per-day means of each measure, the trend charts, the symptoms reported when, and the
     check-in lines of the safety summary."""
-    items = (DAILY_PAIN, *PEG_ITEMS, *ADHD_ITEMS, "mood", "sleep_hours", "sleep_quality",
-             *SCREENS["phq2"], *SCREENS["gad2"])
-    rows = db.session.execute(sa.select(
-        CheckIn.recorded_at, *(getattr(CheckIn, item) for item in items),
+    rows = read(sa.select(
+        CheckIn.recorded_at, *(getattr(CheckIn, item) for item in CHECKIN_ITEMS),
         CheckIn.side_effects, CheckIn.withdrawal_symptoms, CheckIn.withdrawal_severity,
         CheckIn.note if notes is not None else sa.null(),  # notes not shared are not even read
     ).where(CheckIn.user_id == patient.id, CheckIn.deleted_at.is_(None),
-            CheckIn.recorded_at >= since, CheckIn.recorded_at < until).order_by(CheckIn.recorded_at)).all()
+            CheckIn.recorded_at >= since, CheckIn.recorded_at < until).order_by(CheckIn.recorded_at))
 
-    readings = defaultdict(lambda: defaultdict(list))  # day → measure → that day's answers
+    day_values = {}  # day with a check-in → measure → the mean of that day's answers
     side_effects, withdrawal = defaultdict(set), defaultdict(set)  # symptom → days reported
     severity = {}  # withdrawal symptom → highest rating (0–4)
     screens = {name: {"answered": 0, "positive_days": set(), "latest": None} for name in SCREENS}
-    for row in rows:
-        answers = dict(zip(items, row[1:1 + len(items)]))
-        side, withdrawn, rated, note = row[1 + len(items):]
-        day = day_of(row.recorded_at)
-        values = readings[day]
-        for key in (DAILY_PAIN, *PEG_ITEMS, *ADHD_ITEMS, "mood", "sleep_hours", "sleep_quality"):
-            if answers[key] is not None:
-                values[key].append(answers[key])
-        if (peg := peg_score(*(answers[item] for item in PEG_ITEMS), places=None)) is not None:
-            values["peg_score"].append(peg)
-        adhd = [answers[item] for item in ADHD_ITEMS if answers[item] is not None]
-        if adhd:
-            values["adhd"].append(statistics.fmean(adhd))
+    # A day's check-ins are read a column at a time: one pass over each of its answers instead
+    # of a dict and a dozen branches for every check-in.
+    for day, day_rows in day_of.split(rows):
+        answers = dict(zip(CHECKIN_COLUMNS, zip(*day_rows)))
+        found = {key: [value for value in answers[key] if value is not None] for key in DAY_MEANS}
+        found["peg_score"] = [peg for peg in map(exact_peg_score, *(answers[item] for item in PEG_ITEMS))
+                              if peg is not None]
+        found["adhd"] = [math.fsum(present) / len(present) for items in zip(*(answers[item] for item in ADHD_ITEMS))
+                         if (present := [item for item in items if item is not None])]
         for name, screen_items in SCREENS.items():
-            score = screen_score(*(answers[item] for item in screen_items))
-            if score is not None:
-                values[f"{name}_score"].append(score)
-                screens[name]["answered"] += 1
-                screens[name]["latest"] = (day, score)
-                if positive_screen(score):
+            # A check-in that answered none of a screen's items has no score of it: only the others are scored.
+            unanswered = (None,) * len(screen_items)
+            scores = [score for items in zip(*(answers[item] for item in screen_items)) if items != unanswered
+                      if (score := screen_score(*items)) is not None]
+            found[f"{name}_score"] = scores
+            if scores:
+                screens[name]["answered"] += len(scores)
+                screens[name]["latest"] = (day, scores[-1])
+                if any(map(positive_screen, scores)):
                     screens[name]["positive_days"].add(day)
-        for symptom in side:
-            side_effects[symptom].add(day)
-        for symptom in withdrawn:
-            withdrawal[symptom].add(day)
-        for symptom, rating in (rated or {}).items():
-            severity[symptom] = max(rating, severity.get(symptom, 0))
-        if note:
-            notes.append((row.recorded_at, "Check-in", note))
-
-    day_values = {}
-    for day, values in readings.items():
-        means = {key: mean(found) for key, found in values.items() if found}
+        means = {key: mean(values) for key, values in found.items() if values}
         # The daily item where it was answered that day; the PEG pain item otherwise.
-        pain = means.pop(DAILY_PAIN, None)
-        if (peg_pain := means.get("pain")) is not None:
-            means["pain"] = peg_pain
-        if pain is not None:
-            means["pain"] = pain
+        if DAILY_PAIN in means:
+            means["pain"] = means.pop(DAILY_PAIN)
         day_values[day] = means
+        for symptom in set(itertools.chain.from_iterable(answers["side_effects"])):
+            side_effects[symptom].add(day)
+        for symptom in set(itertools.chain.from_iterable(answers["withdrawal_symptoms"])):
+            withdrawal[symptom].add(day)
+        for rated in answers["withdrawal_severity"]:
+            for symptom, rating in (rated or {}).items():
+                severity[symptom] = max(rating, severity.get(symptom, 0))
+        if notes is not None:
+            notes.extend((at, "Check-in", note) for at, note in zip(answers["recorded_at"], answers["note"]) if note)
+
+    by_day = {}  # measure → its value on each of the report's days (None: not answered that day)
 
     def series_of(key):
-        values = [day_values.get(day, {}).get(key) for day in day_of.days]
+        if key not in by_day:
+            by_day[key] = [day_values[day].get(key) if day in day_values else None for day in day_of.days]
+        values = by_day[key]
         present = [v for v in values if v is not None]
         return values, {"key": key, "label": LABELS[key], "days": len(present), "mean": mean(present),
                         "min": min(present, default=None), "max": max(present, default=None)}
@@ -270,7 +295,7 @@ def checkins_part(patient, since, until, day_of, notes):
     flagged = LIVER_WARNING_SIGNS + EMERGENCY_SIGNS
     return day_values, {
         "checkin_count": len(rows),
-        "checkin_days": len(readings),
+        "checkin_days": len(day_values),
         "trend_charts": charts,
         "measures": [group for group in measures if group],
         "liver_warning_signs": liver,
@@ -297,11 +322,11 @@ def symptom_flags(days_by_symptom, exclude=(), severity=None):
 
 def adherence_part(patient, since, until, kind):
     """What became of the `kind` reminders (check-in or dose) due in the range, counted by outcome."""
-    occurrences = db.session.execute(sa.select(
+    occurrences = read(sa.select(
         ReminderOccurrence.status, ReminderOccurrence.snooze_count, ReminderOccurrence.sent_at,
         ReminderOccurrence.dismissed_at,
     ).where(ReminderOccurrence.user_id == patient.id, ReminderOccurrence.kind == kind,
-            ReminderOccurrence.due_at >= since, ReminderOccurrence.due_at < until)).all()
+            ReminderOccurrence.due_at >= since, ReminderOccurrence.due_at < until))
     # The occurrence's own rule, applied to the only columns it reads: a year of whole ORM
     # objects would cost ten times as much.
     counts = Counter(ReminderOccurrence.adherence.fget(occurrence) for occurrence in occurrences)
@@ -349,40 +374,40 @@ def counted_as(kind, form):
 def doses_part(patient, plan, since, until, day_of, notes):
     """Amounts per local day by substance, form and unit, one chart each with the person's own
     daily limit drawn in where one covers it, and the dose lines of the safety summary."""
-    rows = db.session.execute(sa.select(
+    rows = read(sa.select(
         Dose.taken_at, Dose.substance_kind, Dose.form, Dose.product, Dose.amount, Dose.unit,
         Dose.note if notes is not None else sa.null(),
     ).where(
         Dose.user_id == patient.id, Dose.deleted_at.is_(None),
-        Dose.taken_at >= since, Dose.taken_at < until).order_by(Dose.taken_at)).all()
+        Dose.taken_at >= since, Dose.taken_at < until).order_by(Dose.taken_at))
 
-    # The unit a form's masses are added in: the one most logged in that form.
+    # The row each substance, form and unit logged is added to: the substance it counts under, and
+    # for a mass the unit most logged in that form (g, mg and mcg of one form are one measure).
+    logged = Counter((kind, form, unit) for _, kind, form, _, _, unit, _ in rows)
     mass_units = defaultdict(Counter)
-    for row in rows:
-        if row.unit in MASS_IN_MG:
-            mass_units[(counted_as(row.substance_kind, row.form), row.form)][row.unit] += 1
-
-    def mass_unit(kind, form):
-        return mass_units[(kind, form)].most_common(1)[0][0]
-
-    measured = {}  # (kind, form, unit) → Row
-    dose_days = defaultdict(set)  # substance → days with at least one dose of it
-    for taken_at, logged_kind, form, product, amount, unit, note in rows:
-        day = day_of(taken_at)
-        kind = counted_as(logged_kind, form)
+    for (logged_kind, form, unit), count in logged.items():
         if unit in MASS_IN_MG:
-            unit_to = mass_unit(kind, form)
-            amount, unit = convert(amount, unit, unit_to), unit_to
-        row = measured.get((kind, form, unit))
-        if row is None:
-            row = measured[(kind, form, unit)] = Row(kind, form, unit)
-        row.per_day[day] = row.per_day.get(day, 0.0) + amount
-        row.doses += 1
-        if product:
-            row.products[product] += 1
-        dose_days[kind].add(day)
-        if note:
-            notes.append((taken_at, f"Dose ({substance_label(logged_kind)})", note))
+            mass_units[(counted_as(logged_kind, form), form)][unit] += count
+    measured = {}  # (kind, form, unit) → Row
+    added_to = {}
+    for (logged_kind, form, unit), count in logged.items():
+        kind = counted_as(logged_kind, form)
+        key = (kind, form, mass_units[(kind, form)].most_common(1)[0][0] if unit in MASS_IN_MG else unit)
+        row = added_to[(logged_kind, form, unit)] = measured.setdefault(key, Row(*key))
+        row.doses += count
+
+    for day, day_rows in day_of.split(rows):
+        for taken_at, logged_kind, form, product, amount, unit, note in day_rows:
+            row = added_to[(logged_kind, form, unit)]
+            row.per_day[day] = row.per_day.get(day, 0.0) + convert(amount, unit, row.unit)
+            if product:
+                row.products[product] += 1
+            if note:
+                notes.append((taken_at, f"Dose ({substance_label(logged_kind)})", note))
+    dose_days = defaultdict(set)  # substance → days with at least one dose of it
+    for row in measured.values():
+        dose_days[row.kind].update(row.per_day)
+    seven_oh_days = {day for row in measured.values() if row.form == SEVEN_OH for day in row.per_day}
 
     charts, substances, over_limit = [], [], []
     for key in sorted(measured, key=lambda key: (key[0] != "kratom", key[0], key[1] or "", key[2])):
@@ -409,7 +434,7 @@ def doses_part(patient, plan, since, until, day_of, notes):
 
     return dose_days, {"dose_count": len(rows), "dose_charts": charts, "substances": substances, "safety": {
         "over_limit": over_limit,
-        "seven_oh_days": sorted({day_of(row.taken_at) for row in rows if row.form == SEVEN_OH}),
+        "seven_oh_days": sorted(seven_oh_days),
         "combinations": combinations(rows, plan, day_of),
         "kratom_trend": kratom_trend(measured, day_of.days),
     }}
@@ -419,16 +444,17 @@ def combinations(rows, plan, day_of):
     """The local days a kratom dose (a 7-OH concentrate included) was logged within the plan's
     combination window of an opioid, a sedative or alcohol, and with which of them."""
     window = dt.timedelta(hours=plan["combination_window_hours"])
-    kratom = [row for row in rows if counted_as(row.substance_kind, row.form) == "kratom"]
-    sedating = [row for row in rows if row.substance_kind in SEDATING_KINDS and row.form != SEVEN_OH]
-    starts = [row.taken_at for row in sedating]
+    kratom = [taken_at for taken_at, kind, form, *_ in rows if counted_as(kind, form) == "kratom"]
+    sedating = [(taken_at, kind) for taken_at, kind, form, *_ in rows if kind in SEDATING_KINDS and form != SEVEN_OH]
     days, partners = set(), defaultdict(set)
-    for dose in kratom:
-        first = bisect.bisect_left(starts, dose.taken_at - window)
-        for partner in sedating[first:bisect.bisect_right(starts, dose.taken_at + window)]:
-            day = day_of(min(dose.taken_at, partner.taken_at))
+    # The kratom doses around each sedating one: the same pairs as the other way round, and the
+    # fewer searches for a person who logs kratom most.
+    for taken_at, kind in sedating:
+        first = bisect.bisect_left(kratom, taken_at - window)
+        for kratom_at in kratom[first:bisect.bisect_right(kratom, taken_at + window)]:
+            day = day_of(min(kratom_at, taken_at))
             days.add(day)
-            partners[partner.substance_kind].add(day)
+            partners[kind].add(day)
     return {"window_hours": plan["combination_window_hours"], "days": sorted(days),
             "partners": [{"label": substance_label(kind), "days": len(found)}
                          for kind, found in sorted(partners.items(), key=lambda item: (-len(item[1]), item[0]))]}
