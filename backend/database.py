@@ -9,12 +9,23 @@ from backend.extensions import db
 
 
 def insert_ignoring_duplicates(model, rows):
-    """INSERT … ON CONFLICT DO NOTHING: the unique key, not the caller, decides what exists."""
+    """INSERT … ON CONFLICT DO NOTHING: the unique key, not the caller, decides what exists.
+
+    Core, as insert_rows: every row must name the same columns."""
     if not rows:
         return
-    # render_nulls: every row names the same columns, so the rows go out as one batch; by default
-    # the ORM leaves out None values and starts a new statement whenever the set of columns changes.
-    db.session.execute(_insert(model).on_conflict_do_nothing().execution_options(render_nulls=True), rows)
+    db.session.execute(_insert(model.__table__).on_conflict_do_nothing(), rows)
+
+
+def update_rows(model, rows):
+    """UPDATE each row's named columns where its `id` matches, as the driver's executemany (PostgreSQL:
+    one pipeline). Core, not the ORM's bulk update by primary key (its per-row bookkeeping was a
+    tenth of pushing a reminder), so every row must name the same columns."""
+    if not rows:
+        return
+    table = model.__table__
+    db.session.execute(sa.update(table).where(table.c.id == sa.bindparam("row_id")),
+                       [{"row_id": row["id"], **{k: v for k, v in row.items() if k != "id"}} for row in rows])
 
 
 def insert_once(model, row):

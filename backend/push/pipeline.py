@@ -21,7 +21,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from backend.database import claim
+from backend.database import claim, insert_rows, update_rows
 from backend.extensions import db
 from backend.metrics import PUSH_RESULTS
 from backend.push.base import PushMessage
@@ -81,7 +81,7 @@ def deliver(pushes, now):
              "about_user_id": push.about_user_id, "device_id": push.device.id, "status": Status.SENDING,
              "attempts": 1, "expires_at": now + push.lifetime, "created_at": now, "updated_at": now}
             for push in pushes]
-    db.session.execute(sa.insert(PushDelivery), rows)
+    insert_rows(PushDelivery, rows)
     messages = [registered[push.purpose].message(push.subject, push, push.device) for push in pushes]
     results = _send(messages, [row["expires_at"] for row in rows], now)
     outcomes = []
@@ -89,7 +89,7 @@ def deliver(pushes, now):
         outcomes.append({"id": row["id"], **outcome(row["attempts"], row["expires_at"], result, now)})
         if result.token_is_dead:
             deactivate(push.device, result)
-    db.session.execute(sa.update(PushDelivery), outcomes)
+    update_rows(PushDelivery, outcomes)
     db.session.flush()
 
 

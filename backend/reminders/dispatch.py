@@ -17,7 +17,7 @@ from backend import events
 from backend.accounts.models import User
 from backend.checkins.models import CheckIn
 from backend.metrics import REMINDER_LAG
-from backend.database import claim, insert_ignoring_duplicates
+from backend.database import claim, insert_ignoring_duplicates, update_rows
 from backend.domain import EARLY_ANSWER, checkin_answers
 from backend.extensions import db
 from backend.push import pipeline
@@ -77,7 +77,7 @@ def materialize_due(now, batch_size=500):
             })
         moved.append({"id": schedule.id, "next_fire_at": upcoming.at if upcoming else None})
     insert_ignoring_duplicates(ReminderOccurrence, occurrences)
-    db.session.execute(sa.update(ReminderSchedule), moved)
+    update_rows(ReminderSchedule, moved)
     return len(schedules)
 
 
