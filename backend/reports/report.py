@@ -473,8 +473,9 @@ def combinations(rows, plan, day_of):
     """The local days a kratom dose (a 7-OH concentrate included) was logged within the plan's
     combination window of an opioid, a sedative or alcohol, and with which of them."""
     window = dt.timedelta(hours=plan["combination_window_hours"])
-    kratom = [taken_at for taken_at, kind, form, *_ in rows if counted_as(kind, form) == "kratom"]
-    sedating = [(taken_at, kind) for taken_at, kind, form, *_ in rows if kind in SEDATING_KINDS and form != SEVEN_OH]
+    kratom = [taken_at for taken_at, kind, form, _, _, _, _ in rows if counted_as(kind, form) == "kratom"]
+    sedating = [(taken_at, kind) for taken_at, kind, form, _, _, _, _ in rows
+                if kind in SEDATING_KINDS and form != SEVEN_OH]
     days, partners = set(), defaultdict(set)
     # The kratom doses around each sedating one: the same pairs as the other way round, and the
     # fewer searches for a person who logs kratom most.
