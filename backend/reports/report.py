@@ -286,8 +286,8 @@ def checkins_part(patient, since, until, day_of, notes):
             side_effects[symptom].add(day)
         for symptom in set(itertools.chain.from_iterable(answers["withdrawal_symptoms"])):
             withdrawal[symptom].add(day)
-        for rated in answers["withdrawal_severity"]:
-            for symptom, rating in (rated or {}).items():
+        for rated in filter(None, answers["withdrawal_severity"]):  # skips check-ins that rated nothing
+            for symptom, rating in rated.items():
                 severity[symptom] = max(rating, severity.get(symptom, 0))
         if notes is not None:
             notes.extend((at, "Check-in", note) for at, note in zip(answers["recorded_at"], answers["note"]) if note)
