@@ -285,6 +285,17 @@ class Connection:
                     raise
                 self.reconnects += 1
 
+    def answer(self, request):
+        """Send `request` and hand it its answer; returns the status, or None (and closes) when the
+        connection failed."""
+        try:
+            status, body = self.send(request)
+        except OSError:
+            self.close()
+            return None
+        request.answered(status, body)
+        return status
+
     def close(self):
         self.http.close()
 
@@ -442,12 +453,7 @@ def open_loop(port, schedule, connections):
             if began - due > GIVE_UP_S:
                 outcomes.append(Outcome(request.kind, math.inf, began - due, None, None))
                 continue
-            try:
-                status, body = connection.send(request)
-                request.answered(status, body)
-            except OSError:
-                connection.close()
-                status = None
+            status = connection.answer(request)
             outcomes.append(Outcome(request.kind, time.perf_counter() - due, began - due, status, request.record_id))
 
     threads = [threading.Thread(target=sender, args=(connection,), daemon=True) for connection in opened]
@@ -635,12 +641,7 @@ def closed_loop(ports, requests, connections):
             except IndexError:
                 break
             began = time.perf_counter()
-            try:
-                status, body = connection.send(request)
-                request.answered(status, body)
-            except OSError:
-                connection.close()
-                status = None
+            status = connection.answer(request)
             outcomes.append((request, status, time.perf_counter() - began))
         connection.close()
 
