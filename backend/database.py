@@ -70,9 +70,13 @@ def _default(column):
     return lambda: default.arg
 
 
+def dialect():
+    """The name of the database the session talks to: `postgresql` or `sqlite`."""
+    return db.session.get_bind().dialect.name
+
+
 def _insert(model):
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return (postgresql.insert if dialect() == "postgresql" else sqlite.insert)(model)
 
 
 def delete_older(model, column, before, batch_size, *conditions):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 from backend.api import Cursor
 from sqlalchemy.dialects import postgresql, sqlite
 
-from backend.database import insert_once, insert_rows, owned, with_defaults
+from backend.database import dialect, insert_once, insert_rows, owned, with_defaults
 from backend.errors import AccountGone, Conflict, NotFound, PreconditionFailed
 from backend.extensions import db
 from backend.sqltypes import UTCDateTime, utcnow
@@ -49,7 +49,7 @@ def next_change(user_id):
     """
     taken = db.session.info.setdefault("change_numbers", {})
     if user_id not in taken:
-        seq = db.session.scalar(_bump(_dialect()), {"change_user_id": user_id})
+        seq = db.session.scalar(_bump(dialect()), {"change_user_id": user_id})
         if seq is None:
             raise AccountGone(user_id)
         taken[user_id] = seq
@@ -70,10 +70,6 @@ def _bump(dialect):
                          .where(sa.exists().where(users.c.id == user_id)))
             .on_conflict_do_update(index_elements=["user_id"], set_={"seq": counters.c.seq + 1})
             .returning(counters.c.seq))
-
-
-def _dialect():
-    return db.session.get_bind().dialect.name
 
 
 def last_change(user_id):
@@ -201,7 +197,7 @@ def _insert_new(model, row, along):
     statement each.
     """
     user_id = row["user_id"]
-    if _dialect() != "postgresql":
+    if dialect() != "postgresql":
         record = insert_once(model, {**row, "sync_seq": next_change(user_id)})
         if record is not None:
             for table, extra in along:

@@ -79,13 +79,14 @@ def load(row):
 
 def record_all(events_):
     """Append many events to the outbox in one statement (a sync push of a thousand check-ins)."""
+    from backend.database import dialect
     from backend.events.models import Event
     from backend.extensions import db
 
     rows = [_row(event) for event in events_]
     if not rows:
         return
-    if db.session.get_bind().dialect.name != "postgresql":
+    if dialect() != "postgresql":
         db.session.execute(sa.insert(Event.__table__), rows)  # Core: the ORM's bulk insert costs twice the Python
         return
     # One JSON document, not an executemany: the driver's work per pipelined row cost a 5,000-record

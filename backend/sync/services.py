@@ -7,6 +7,7 @@ it runs in the request's one transaction, so an error part-way through rolls eve
 """
 
 import dataclasses
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 
 from backend.api import Instant
 from backend.checkins import services as checkins
+from backend.database import dialect
 from backend.doses import services as doses
 from backend.errors import Conflict, InvalidInput, Problem
 from backend.extensions import db
@@ -459,19 +461,16 @@ class _Reader:
         self.schema = _AckSchema() if table.load_schema is None else table.load_schema()
 
 
-_READERS = {}
-
-
+@functools.cache
 def _reader(table):
-    if table.name not in _READERS:
-        _READERS[table.name] = _Reader(table)
-    return _READERS[table.name]
+    """A table's _Reader, built once per process."""
+    return _Reader(table)
 
 
 def _rows(model, ids):
     """The rows of `model` with these ids. On PostgreSQL one statement with the ids as one array:
     lists of a thousand parameters cost the driver more to write and parse than the look-up."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect() == "postgresql":
         listed = sa.bindparam("ids", ids, type_=postgresql.ARRAY(model.id.type))
         yield from db.session.scalars(sa.select(model).where(model.id == sa.any_(listed)))
         return
