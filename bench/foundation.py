@@ -30,8 +30,8 @@ import uuid
 import psycopg
 
 from bench.support import (app_config, bearer_headers, check_signatures_refused, cpu_seconds, fresh_database,
-                           google_certificates, gunicorn, machine_load, print_table, production_env, scale_note,
-                           scaled, server_concurrency, with_children, write_results)
+                           google_certificates, gunicorn, machine_load, print_table, production_env, results_of,
+                           scale_note, scaled, server_concurrency, with_children, write_results)
 
 # Create throughput: each side gets the same requests, concurrency and rounds; the rounds
 # alternate the order (bare, app | app, bare | …) so drift hits both sides alike.
@@ -57,14 +57,10 @@ def main():
     started, load_before = time.perf_counter(), machine_load()
     create = bench_create()
     listing = bench_listing()
-    results = {
-        "benchmark": "foundation",
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine_load_per_core": {"start": load_before, "end": machine_load()},
+    results = results_of("foundation", started, load_before, {
         "create_throughput": create,
         "listing": listing,
-        "duration_s": round(time.perf_counter() - started, 1),
-    }
+    })
     path = write_results("foundation", results)
 
     app, bare = create["app"], create["bare"]

@@ -58,8 +58,8 @@ import uuid
 import psycopg
 
 from bench.foundation import SCORE_COLUMNS, http_get
-from bench.support import (app_config, bearer_headers, check_signatures_refused, cpu_seconds, fresh_database,
-                           gunicorn, machine_load, print_table, production_env, scale_note, scaled,
+from bench.support import (app_config, bearer_headers, check_signatures_refused, cpu_seconds, fresh_database, gunicorn,
+                           machine_load, print_table, production_env, results_of, scale_note, scaled,
                            server_concurrency, with_children, write_results)
 
 PEOPLE = scaled(200, 20)
@@ -91,14 +91,10 @@ def main():
         people, bare_person = load_people(url)
         open_loop = bench_open_loop(url, people, bare_person)
         side_by_side = bench_side_by_side(url, people)
-    results = {
-        "benchmark": "latency",
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine_load_per_core": {"start": load_before, "end": machine_load()},
+    results = results_of("latency", started, load_before, {
         "open_loop": open_loop,
         "side_by_side": side_by_side,
-        "duration_s": round(time.perf_counter() - started, 1),
-    }
+    })
     path = write_results("latency", finite(results))
 
     app, bare = open_loop["app"], open_loop["bare"]

@@ -38,8 +38,8 @@ import time
 import uuid
 import zoneinfo
 
-from bench.support import (StatementClock, app_config, fresh_database, machine_load, print_table, scale_note, scaled,
-                           write_results)
+from bench.support import (StatementClock, app_config, fresh_database, machine_load, print_table, results_of,
+                           scale_note, scaled, write_results)
 
 YEARS_DAYS, RECENT_DAYS = 3650, 10
 PEOPLE_PER_GROUP = scaled(30, 3)
@@ -75,10 +75,7 @@ def main():
         bench.close()
 
     short, month, long = (bench.groups[name].summary() for name in GROUPS)
-    results = {
-        "benchmark": "monitoring",
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine_load_per_core": {"start": load_before, "end": machine_load()},
+    results = results_of("monitoring", started, load_before, {
         "people_per_group": PEOPLE_PER_GROUP, "events_per_round": EVENTS_PER_ROUND, "rounds": ROUNDS,
         "profiles": [profile.describe() for profile in profiles],
         "load_s": round(bench.load_seconds, 1), "rows": bench.rows,
@@ -92,8 +89,7 @@ def main():
         "ratio_events_per_s_long_over_month": round(long["events_per_s"] / month["events_per_s"], 3),
         "ratio_python_cpu_per_event_long_over_month": round(
             long["python_cpu_ms_per_event"] / month["python_cpu_ms_per_event"], 3),
-        "duration_s": round(time.perf_counter() - started, 1),
-    }
+    })
     path = write_results("monitoring", results)
 
     print("\nEXPLAIN (ANALYZE, BUFFERS) of what one dose event and one check-in event of profile 0 run "

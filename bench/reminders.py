@@ -50,7 +50,7 @@ from pathlib import Path
 import psycopg
 
 from bench.support import (ROOT, PROJECT_ID, StatementClock, app_config, cpu_seconds, free_port, fresh_database,
-                           machine_load, print_table, production_env, scale_note, scaled, write_results)
+                           machine_load, print_table, production_env, results_of, scale_note, scaled, write_results)
 
 # 1. Flat dispatch pass.
 DUE = scaled(1000, 50)
@@ -78,15 +78,11 @@ def main(messages=MESSAGES, dispatch_batch=None, latencies_ms=FCM_LATENCIES_MS, 
     flat = bench_flat_pass()
     pushes = {f"{latency:g}ms": bench_push(messages, dispatch_batch, latency) for latency in latencies_ms}
     processes = {str(n): bench_jobs_processes(messages, n, jobs_latency_ms) for n in (1, 2)}
-    results = {
-        "benchmark": "reminders",
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine_load_per_core": {"start": load_before, "end": machine_load()},
+    results = results_of("reminders", started, load_before, {
         "dispatch_pass": flat,
         "push": pushes,
         "jobs_processes": processes,
-        "duration_s": round(time.perf_counter() - started, 1),
-    }
+    })
     path = write_results("reminders", results)
 
     small, large = flat["small"], flat["large"]

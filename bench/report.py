@@ -40,7 +40,7 @@ from pathlib import Path
 import psycopg
 
 from bench.support import (app_config, cpu_seconds, fresh_database, gunicorn, machine_load, print_table,
-                           production_env, scale_note, scaled, with_children, write_results)
+                           production_env, results_of, scale_note, scaled, with_children, write_results)
 
 CHECKINS = scaled(3000, 200)
 DOSES = scaled(2500, 150)
@@ -73,18 +73,14 @@ def main():
         weight = bench.weigh()
         render.update(bench.split_in_process())
         bench.close()
-    results = {
-        "benchmark": "report",
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine_load_per_core": {"start": load_before, "end": machine_load()},
+    results = results_of("report", started, load_before, {
         "data": {"checkins": CHECKINS, "doses": DOSES, "prompts": PROMPTS, "days": DAYS,
                  "reminder_occurrences": bench.occurrences, "other_patients": OTHER_PATIENTS,
                  "rows": bench.rows, "load_s": round(load_seconds, 1),
                  "load_order": "everyone's rows in the order they were recorded"},
         "render": render,
         "weight": weight,
-        "duration_s": round(time.perf_counter() - started, 1),
-    }
+    })
     path = write_results("report", results)
 
     print()

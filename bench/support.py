@@ -12,6 +12,7 @@ e.g. CARELOOP_BENCH_SCALE=0.02: its figures are not the benchmark's.
 
 import collections
 import contextlib
+import datetime as dt
 import functools
 import json
 import os
@@ -217,6 +218,17 @@ def with_children(pid):
 def machine_load():
     """The 1-minute load average over the core count: above 1, processes queue for a CPU."""
     return round(os.getloadavg()[0] / os.cpu_count(), 2)
+
+
+def results_of(name, started, load_before, parts):
+    """A benchmark's results as bench/results/<name>.json keeps them: its `parts`, when it was
+    measured, the machine's load per core at its start (`load_before`) and end, and how long it
+    took since `started` (time.perf_counter())."""
+    return {"benchmark": name,
+            "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "machine_load_per_core": {"start": load_before, "end": machine_load()},
+            **parts,
+            "duration_s": round(time.perf_counter() - started, 1)}
 
 
 def write_results(name, results):

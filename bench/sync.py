@@ -35,7 +35,7 @@ import uuid
 import psycopg
 
 from bench.support import (StatementClock, app_config, bearer_headers, check_signatures_refused, fresh_database,
-                           machine_load, print_table, scale_note, scaled, write_results)
+                           machine_load, print_table, results_of, scale_note, scaled, write_results)
 
 PUSH_CHECKINS = PUSH_DOSES = scaled(2500, 50)
 PUSH_ROUNDS = scaled(7, 2)       # timed pushes and Core inserts each, after one warm-up of each
@@ -68,18 +68,14 @@ def main():
         memory = bench.measure_memory()
         push = bench.measure_push()
         bench.close()
-    results = {
-        "benchmark": "sync",
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine_load_per_core": {"start": load_before, "end": machine_load()},
+    results = results_of("sync", started, load_before, {
         "data": {"year": YEAR, "decade": DECADE, "recent": RECENT, "other_users": OTHER_USERS,
                  "rows": bench.loaded_rows, "load_s": round(load_seconds, 1), "first_pulls": pulled},
         "push": push,
         "first_pull": first_pull,
         "empty_pull": empty_pull,
         "memory": memory,
-        "duration_s": round(time.perf_counter() - started, 1),
-    }
+    })
     path = write_results("sync", results)
 
     print("\nsync")
